@@ -1,0 +1,3 @@
+module github.com/ofac-dev/ofac
+
+go 1.26
