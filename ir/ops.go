@@ -175,15 +175,6 @@ func rank(v *Value, r int, what string) error {
 	return nil
 }
 
-func positiveDims(v *Value) error {
-	for _, d := range v.Shape {
-		if d <= 0 {
-			return fmt.Errorf("%s has a non-positive dimension in %s", v.Ref(), v.Shape)
-		}
-	}
-	return nil
-}
-
 func checkUnary(n *Node) (Shape, error) {
 	return n.Inputs[0].Shape, nil
 }
