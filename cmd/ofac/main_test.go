@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const fixture = "../../ir/testdata/mbv3_tiny.ofac"
+
+// ofac runs the CLI in-process and returns exit code, stdout and stderr.
+func ofac(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := ofac(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "ofac "+version) {
+		t.Fatalf("exit %d, output %q", code, out)
+	}
+}
+
+func TestHelpTeaches(t *testing.T) {
+	code, out, _ := ofac(t, "--help")
+	if code != 0 {
+		t.Fatalf("--help exited %d", code)
+	}
+	for _, want := range []string{"Once-for-All", "Examples:", "inspect", "run", "targets"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
+
+func TestInspectFixture(t *testing.T) {
+	code, out, errOut := ofac(t, "inspect", fixture)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"model mbv3_tiny", "conv3x3/s2", "dwconv7x7/s2", "%logits", "total", "totals: 2,018,480 MACs"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestErrorsAreOneLineWithExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	notModel := filepath.Join(dir, "README.md")
+	if err := os.WriteFile(notModel, []byte("# hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"not a model", []string{"inspect", notModel}, 1, "not an ofac model file"},
+		{"missing file", []string{"inspect", filepath.Join(dir, "nope.ofac")}, 1, "no such file"},
+		{"unknown command", []string{"frobnicate"}, 2, "unexpected argument frobnicate"},
+		{"missing flag", []string{"run", fixture}, 2, "--input"},
+		{"bad top", []string{"run", fixture, "--input", "x.png", "--top", "0"}, 2, "--top must be at least 1"},
+		{"bad image", []string{"run", fixture, "--input", notModel}, 1, "not a PGM"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := ofac(t, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tc.code, errOut)
+			}
+			if !strings.Contains(errOut, tc.want) {
+				t.Errorf("stderr %q lacks %q", errOut, tc.want)
+			}
+			if strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, "ofac: ") {
+				t.Errorf("stderr is not one 'ofac: ...' line: %q", errOut)
+			}
+		})
+	}
+}
+
+func TestRunOnPGM(t *testing.T) {
+	// A 28x28 P5 image: a bright rectangle on black, like a garment.
+	var img bytes.Buffer
+	img.WriteString("P5\n28 28\n255\n")
+	for y := 0; y < 28; y++ {
+		for x := 0; x < 28; x++ {
+			v := byte(0)
+			if x > 6 && x < 21 && y > 3 && y < 25 {
+				v = 200
+			}
+			img.WriteByte(v)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "garment.pgm")
+	if err := os.WriteFile(path, img.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := ofac(t, "run", fixture, "--input", path, "--top", "10")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.HasPrefix(out, "prediction: ") || strings.Count(out, "\n") != 12 {
+		t.Fatalf("unexpected output:\n%s", out)
+	}
+}
+
+func TestRunOnTestSetIndex(t *testing.T) {
+	if _, err := os.Stat("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"); err != nil {
+		t.Skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+	}
+	code, out, errOut := ofac(t, "run", fixture, "--input", "0")
+	if code != 0 || !strings.Contains(out, "(label: Ankle boot,") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, _, errOut = ofac(t, "run", fixture, "--input", "10000")
+	if code != 2 || !strings.Contains(errOut, "not an index into the 10000 test images") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestTargetsBeforeBackends(t *testing.T) {
+	code, out, _ := ofac(t, "targets")
+	if code != 0 || !strings.Contains(out, "no targets registered yet") {
+		t.Fatalf("exit %d, output %q", code, out)
+	}
+}
