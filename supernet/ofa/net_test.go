@@ -1,0 +1,162 @@
+package ofa
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/ofac-dev/ofac/supernet/optim"
+	"github.com/ofac-dev/ofac/supernet/tensor"
+)
+
+// tinySpace keeps every structural feature of the real space (SE, h-swish,
+// strides, residuals, all kernels and expands) at a size a gradient check
+// can afford.
+var tinySpace = SearchSpace{
+	Stem: 4, First: 4,
+	Stages: []Stage{
+		{Width: 8, Stride: 1, HSwish: true},
+		{Width: 8, Stride: 2, SE: true, HSwish: true},
+		{Width: 16, Stride: 2, SE: true, HSwish: true},
+	},
+	Head: 16, Classes: 3,
+	Kernels: []int{3, 5, 7}, Expands: []int{3, 4, 6}, Depths: []int{1, 2},
+	Resolutions: []int{8, 12},
+}
+
+func randInput(rng *rand.Rand, n, r int) *tensor.Tensor {
+	x := tensor.New(n, 1, r, r)
+	tensor.RandNormal(x.Data, 1, rng)
+	return x
+}
+
+// loss is sum(logits * r), so dloss/dlogits = r.
+func loss(net *Net, a Arch, x, r *tensor.Tensor) float64 {
+	logits, _ := net.Forward(nil, a, x, Teacher, nil, 0, nil)
+	var s float64
+	for i, v := range logits.Data {
+		s += float64(v) * float64(r.Data[i])
+	}
+	return s
+}
+
+func TestSupernetGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	net := New(tinySpace, 3)
+	// Perturb the transforms and BN so their gradients are not degenerate.
+	for _, p := range net.Params() {
+		if strings.Contains(p.Name, ".t5") || strings.Contains(p.Name, ".t3") || strings.Contains(p.Name, ".bn.") {
+			for i := range p.Data {
+				p.Data[i] += float32(0.1 * rng.NormFloat64())
+			}
+		}
+	}
+	archs := []Arch{
+		{KS: []int{3, 5, 7, 3, 5, 3}, E: []int{3, 4, 6, 3, 4, 6}, D: []int{2, 1, 2}, R: 8},
+		{KS: []int{5, 3, 3, 7, 3, 5}, E: []int{6, 3, 4, 4, 3, 3}, D: []int{1, 2, 2}, R: 12},
+	}
+	for ai, a := range archs {
+		if err := tinySpace.Validate(a); err != nil {
+			t.Fatal(err)
+		}
+		x := randInput(rng, 3, a.R)
+		logits, bp := net.Forward(nil, a, x, Train, nil, 0, nil)
+		r := tensor.New(logits.Shape...)
+		tensor.RandNormal(r.Data, 1, rng)
+		for _, p := range net.Params() {
+			clear(p.Grad)
+		}
+		bp.Backward(r)
+		checked := 0
+		for _, p := range net.Params() {
+			// Check the entries with the largest gradients plus a few random ones.
+			idx := []int{argmaxAbs(p.Grad), rng.IntN(len(p.Data)), rng.IntN(len(p.Data))}
+			for _, i := range idx {
+				if !checkEntry(t, net, a, x, r, p, i) {
+					t.Fatalf("arch %d: param %s[%d]: gradient mismatch", ai, p.Name, i)
+				}
+				checked++
+			}
+		}
+		if checked < 100 {
+			t.Fatalf("only %d entries checked", checked)
+		}
+	}
+}
+
+func argmaxAbs(g []float32) int {
+	best := 0
+	for i, v := range g {
+		if math.Abs(float64(v)) > math.Abs(float64(g[best])) {
+			best = i
+		}
+	}
+	return best
+}
+
+func checkEntry(t *testing.T, net *Net, a Arch, x, r *tensor.Tensor, p *optim.Param, i int) bool {
+	t.Helper()
+	// Small steps keep ReLU and BN kinks out of the difference; the absolute
+	// tolerance covers float32 rounding of the summed loss.
+	const eps = 1e-3
+	old := p.Data[i]
+	p.Data[i] = old + eps
+	up := loss(net, a, x, r)
+	p.Data[i] = old - eps
+	down := loss(net, a, x, r)
+	p.Data[i] = old
+	num := (up - down) / (2 * eps)
+	ana := float64(p.Grad[i])
+	ok := math.Abs(num-ana) <= 0.05*math.Max(math.Abs(num), math.Abs(ana))+1e-2
+	if !ok {
+		t.Logf("%s[%d]: numeric %g, analytic %g", p.Name, i, num, ana)
+	}
+	return ok
+}
+
+func TestUnusedBlocksGetNoGradient(t *testing.T) {
+	net := New(tinySpace, 1)
+	a := tinySpace.Smallest()
+	a.R = 8
+	x := randInput(rand.New(rand.NewPCG(2, 2)), 2, 8)
+	logits, bp := net.Forward(nil, a, x, Train, nil, 0, nil)
+	r := tensor.New(logits.Shape...)
+	tensor.Fill(r.Data, 1)
+	bp.Backward(r)
+	for _, p := range net.Params() {
+		if strings.HasPrefix(p.Name, "s0.b1.") { // depth 1 skips the second block
+			for _, g := range p.Grad {
+				if g != 0 {
+					t.Fatalf("%s got a gradient though its block did not run", p.Name)
+				}
+			}
+		}
+	}
+}
+
+func TestCalibratedStatsDifferFromRunning(t *testing.T) {
+	net := New(tinySpace, 1)
+	rng := rand.New(rand.NewPCG(4, 4))
+	a := tinySpace.Largest()
+	a.R = 8
+	stats := NewStats()
+	for i := 0; i < 3; i++ {
+		net.Forward(nil, a, randInput(rng, 4, 8), Calibrate, stats, 0, nil)
+	}
+	x := randInput(rng, 2, 8)
+	plain, _ := net.Forward(nil, a, x, Eval, nil, 0, nil)
+	cal, _ := net.Forward(nil, a, x, Eval, stats, 0, nil)
+	if tensor.MaxAbsDiff(plain.Data, cal.Data) == 0 {
+		t.Fatal("recalibrated statistics had no effect")
+	}
+	// Calibrating on the batch itself, Eval must match the Teacher pass
+	// (batch statistics) up to the variance round trip.
+	one := NewStats()
+	net.Forward(nil, a, x, Calibrate, one, 0, nil)
+	ev, _ := net.Forward(nil, a, x, Eval, one, 0, nil)
+	te, _ := net.Forward(nil, a, x, Teacher, nil, 0, nil)
+	if d := tensor.MaxAbsDiff(ev.Data, te.Data); d > 1e-3 {
+		t.Fatalf("eval with own-batch stats differs from batch-stat pass by %g", d)
+	}
+}

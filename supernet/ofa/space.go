@@ -1,0 +1,53 @@
+package ofa
+
+// Stage is one elastic stage of the supernet: up to MaxDepth MBConv blocks
+// that share an output width. The first block applies the stride.
+type Stage struct {
+	Width  int
+	Stride int
+	SE     bool // squeeze-excite in every block of the stage
+	HSwish bool // h-swish activations; ReLU otherwise
+}
+
+// SearchSpace fixes everything about the supernet that is not elastic.
+// Widths are the reference MobileNetV3 space scaled for 28x28 grey images
+// on a 2-core CPU: the largest subnet must train in well under an hour per
+// dozen epochs (see MODELS.md for the measured cost).
+type SearchSpace struct {
+	Stem        int // 3x3 stride-2 conv, h-swish
+	First       int // the fixed MBConv (expand 1, kernel 3, ReLU) after the stem
+	Stages      []Stage
+	Head        int // 1x1 conv before global pooling, h-swish
+	Classes     int
+	Kernels     []int
+	Expands     []int
+	Depths      []int
+	Resolutions []int
+}
+
+// MaxDepth is the most blocks a stage can run.
+func (s *SearchSpace) MaxDepth() int { return s.Depths[len(s.Depths)-1] }
+
+// MaxBlocks is the number of elastic blocks the supernet stores.
+func (s *SearchSpace) MaxBlocks() int { return len(s.Stages) * s.MaxDepth() }
+
+// Default is the space of the shipped supernet: stages in the reference's
+// shape (SE in stages 2, 4 and 5; ReLU in 1-2, h-swish in 3-5; strides
+// 1,2,2,1,2 after a stride-2 stem, so 28x28 inputs reach 2x2 before the head).
+var Default = SearchSpace{
+	Stem:  16,
+	First: 16,
+	Stages: []Stage{
+		{Width: 24, Stride: 1},
+		{Width: 32, Stride: 2, SE: true},
+		{Width: 48, Stride: 2, HSwish: true},
+		{Width: 64, Stride: 1, SE: true, HSwish: true},
+		{Width: 96, Stride: 2, SE: true, HSwish: true},
+	},
+	Head:        384,
+	Classes:     10,
+	Kernels:     []int{3, 5, 7},
+	Expands:     []int{3, 4, 6},
+	Depths:      []int{2, 3, 4},
+	Resolutions: []int{20, 24, 28, 32},
+}
