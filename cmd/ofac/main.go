@@ -37,6 +37,7 @@ type cli struct {
 	Inspect inspectCmd `cmd:"" help:"Print a model's layers with MACs, parameters and activation sizes."`
 	Run     runCmd     `cmd:"" help:"Run a model on one image with the reference interpreter and print the scores."`
 	Targets targetsCmd `cmd:"" help:"List the hardware targets ofac can compile for."`
+	Train   trainCmd   `cmd:"" help:"Train the supernet (progressive shrinking) or one architecture from scratch."`
 }
 
 // env is what commands write to; tests pass buffers.

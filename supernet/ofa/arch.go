@@ -23,15 +23,24 @@ type Arch struct {
 	R  int   `json:"r"`
 }
 
-// Largest is the biggest subnet of the space at 28x28.
+// Largest is the biggest subnet of the space at 28x28 (see nativeRes).
 func (s *SearchSpace) Largest() Arch {
-	return s.uniform(s.Kernels[len(s.Kernels)-1], s.Expands[len(s.Expands)-1], s.MaxDepth(), 28)
+	return s.uniform(s.Kernels[len(s.Kernels)-1], s.Expands[len(s.Expands)-1], s.MaxDepth(), s.nativeRes())
 }
 
 // Smallest is the smallest subnet of the space at 28x28 (resolution is
 // pinned to the data's native size so its accuracy is comparable).
 func (s *SearchSpace) Smallest() Arch {
-	return s.uniform(s.Kernels[0], s.Expands[0], s.Depths[0], 28)
+	return s.uniform(s.Kernels[0], s.Expands[0], s.Depths[0], s.nativeRes())
+}
+
+// nativeRes is 28, the data's own size, when the space has it, and its
+// largest resolution otherwise.
+func (s *SearchSpace) nativeRes() int {
+	if contains(s.Resolutions, 28) {
+		return 28
+	}
+	return s.Resolutions[len(s.Resolutions)-1]
 }
 
 func (s *SearchSpace) uniform(k, e, d, r int) Arch {

@@ -10,20 +10,12 @@ import (
 	"github.com/ofac-dev/ofac/supernet/tensor"
 )
 
-// tinySpace keeps every structural feature of the real space (SE, h-swish,
-// strides, residuals, all kernels and expands) at a size a gradient check
-// can afford.
-var tinySpace = SearchSpace{
-	Stem: 4, First: 4,
-	Stages: []Stage{
-		{Width: 8, Stride: 1, HSwish: true},
-		{Width: 8, Stride: 2, SE: true, HSwish: true},
-		{Width: 16, Stride: 2, SE: true, HSwish: true},
-	},
-	Head: 16, Classes: 3,
-	Kernels: []int{3, 5, 7}, Expands: []int{3, 4, 6}, Depths: []int{1, 2},
-	Resolutions: []int{8, 12},
-}
+// tinySpace has three classes so the gradient check stays cheap.
+var tinySpace = func() SearchSpace {
+	s := Tiny
+	s.Classes = 3
+	return s
+}()
 
 func randInput(rng *rand.Rand, n, r int) *tensor.Tensor {
 	x := tensor.New(n, 1, r, r)
@@ -158,5 +150,44 @@ func TestCalibratedStatsDifferFromRunning(t *testing.T) {
 	te, _ := net.Forward(nil, a, x, Teacher, nil, 0, nil)
 	if d := tensor.MaxAbsDiff(ev.Data, te.Data); d > 1e-3 {
 		t.Fatalf("eval with own-batch stats differs from batch-stat pass by %g", d)
+	}
+}
+
+func TestMACsLargestAndSmallest(t *testing.T) {
+	net := New(Default, 1)
+	l, s := net.MACs(Default.Largest()), net.MACs(Default.Smallest())
+	if !(s > 0 && l > 3*s) {
+		t.Fatalf("largest %d MACs, smallest %d: want largest well above smallest", l, s)
+	}
+	t.Logf("largest %d MACs, smallest %d MACs", l, s)
+}
+
+func TestSortChannelsKeepsTheFunction(t *testing.T) {
+	net := New(tinySpace, 5)
+	rng := rand.New(rand.NewPCG(6, 6))
+	// Make importance differ from index order.
+	for _, p := range net.Params() {
+		tensor.RandNormal(p.Data, 0.5, rng)
+	}
+	x := randInput(rng, 3, 8)
+	a := tinySpace.Largest()
+	a.R = 8
+	before, _ := net.Forward(nil, a, x, Teacher, nil, 0, nil)
+	net.SortChannels()
+	after, _ := net.Forward(nil, a, x, Teacher, nil, 0, nil)
+	if d := tensor.MaxAbsDiff(before.Data, after.Data); d > 1e-3 {
+		t.Fatalf("sorting channels changed the logits by %g", d)
+	}
+	b := net.blocks[0]
+	imp := func(c int) (s float64) {
+		for o := 0; o < b.out; o++ {
+			s += math.Abs(float64(b.project.w.Data[o*b.maxHidden+c]))
+		}
+		return s
+	}
+	for c := 1; c < b.maxHidden; c++ {
+		if imp(c) > imp(c-1) {
+			t.Fatalf("channel %d is more important than channel %d after sorting", c, c-1)
+		}
 	}
 }

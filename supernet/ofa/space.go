@@ -51,3 +51,21 @@ var Default = SearchSpace{
 	Depths:      []int{2, 3, 4},
 	Resolutions: []int{20, 24, 28, 32},
 }
+
+// Tiny keeps every structural feature of Default (SE, h-swish, strides,
+// residuals, every kernel and expand ratio) at a size that trains in
+// seconds: for tests and smoke runs, never for accuracy.
+var Tiny = SearchSpace{
+	Stem: 4, First: 4,
+	Stages: []Stage{
+		{Width: 8, Stride: 1, HSwish: true},
+		{Width: 8, Stride: 2, SE: true, HSwish: true},
+		{Width: 16, Stride: 2, SE: true, HSwish: true},
+	},
+	Head: 16, Classes: 10,
+	Kernels: []int{3, 5, 7}, Expands: []int{3, 4, 6}, Depths: []int{1, 2},
+	Resolutions: []int{8, 12},
+}
+
+// Spaces are the named search spaces the CLI accepts.
+var Spaces = map[string]SearchSpace{"default": Default, "tiny": Tiny}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/ofac-dev/ofac/supernet/data"
+	"github.com/ofac-dev/ofac/supernet/ofa"
+	"github.com/ofac-dev/ofac/supernet/optim"
+	"github.com/ofac-dev/ofac/supernet/train"
+)
+
+type trainCmd struct {
+	Out    string `short:"o" default:"supernet.ckpt" help:"Checkpoint file, written atomically after every epoch."`
+	Resume bool   `help:"Continue the run saved in --out exactly where it stopped (its saved settings apply)."`
+	Arch   string `placeholder:"ARCH" help:"Train this one architecture from scratch instead of progressive shrinking: largest, smallest, random:SEED or a JSON file."`
+	Epochs int    `default:"20" help:"Epochs for --arch training."`
+	Space  string `default:"default" enum:"default,tiny" help:"Search space: default, or tiny for smoke tests (${enum})."`
+
+	PhaseEpochs map[string]int     `placeholder:"PHASE=N;..." help:"Epochs per progressive-shrinking phase, e.g. full=12;kernel=3 (phases: full, kernel, depth1, depth2, expand1, expand2; 0 skips one)."`
+	PhaseLR     map[string]float64 `name:"phase-lr" placeholder:"PHASE=LR;..." help:"Peak learning rate per phase."`
+	BatchSize   int                `default:"128" help:"Images per step."`
+	Seed        uint64             `default:"1" help:"Seed of weights, data order, augmentation and subnet sampling."`
+	KDRatio     float64            `name:"kd-ratio" default:"1" help:"Weight of the distillation loss against the full network."`
+	Subset      int                `help:"Train on only the first N training images (quick experiments)."`
+
+	optim.Config `embed:""`
+
+	Data  string `placeholder:"DIR" default:"${default_data}" help:"Folder with the Fashion-MNIST files."`
+	Quiet bool   `short:"q" help:"No progress bar."`
+	Log   string `placeholder:"FILE" help:"Append one JSON line per epoch to FILE, for scripts."`
+	CSV   string `placeholder:"FILE" help:"Write the learning curve as CSV to FILE after every epoch."`
+}
+
+func (c *trainCmd) Help() string {
+	return `Trains the supernet by progressive shrinking (full network, then elastic
+kernel, depth and expand ratio, distilling from the full network), or with
+--arch one fixed architecture from scratch. A checkpoint is saved after every
+epoch; stop at any time and continue with --resume.
+
+Examples:
+  ofac train -o supernet.ckpt                         the default schedule
+  ofac train --arch largest --epochs 20 -o big.ckpt   one network from scratch
+  ofac train -o supernet.ckpt --resume                continue after a stop`
+}
+
+func (c *trainCmd) Run(e *env) error {
+	splits, err := data.Load(c.Data)
+	if err != nil {
+		return err
+	}
+	if c.Subset > 0 && c.Subset < splits.Train.Len() {
+		idx := make([]int32, c.Subset)
+		for i := range idx {
+			idx[i] = int32(i)
+		}
+		splits.Train = splits.Train.Subset("train-subset", idx)
+	}
+	var ck *train.Checkpoint
+	if c.Resume {
+		ck, err = train.LoadCheckpoint(c.Out)
+		if errors.Is(err, fs.ErrNotExist) {
+			return usageError{fmt.Errorf("--resume: %s does not exist; start without --resume", c.Out)}
+		}
+		if err != nil {
+			return err
+		}
+		if ck.State.Done(ck.Config) {
+			fmt.Fprintf(e.stdout, "%s: training already finished\n", c.Out)
+			return nil
+		}
+	} else {
+		if _, err := os.Stat(c.Out); err == nil {
+			return usageError{fmt.Errorf("%s exists: pass --resume to continue it, or choose another --out", c.Out)}
+		}
+		if ck, err = c.fresh(); err != nil {
+			return err
+		}
+	}
+	var prog train.Progress = &progress{out: e.stderr, quiet: c.Quiet}
+	if c.Log != "" || c.CSV != "" {
+		prog = &logged{Progress: prog, log: c.Log, csv: c.CSV, ck: ck}
+	}
+	start := time.Now()
+	if err := train.Run(ck, splits, c.Out, prog); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "trained %s in %s; checkpoint %s\n", phaseList(ck.Config), time.Since(start).Round(time.Second), c.Out)
+	return nil
+}
+
+// fresh builds the config and network of a new run from the flags.
+func (c *trainCmd) fresh() (*train.Checkpoint, error) {
+	space := ofa.Spaces[c.Space]
+	cfg := train.DefaultConfig(space)
+	cfg.Optim = c.Config
+	cfg.BatchSize, cfg.Seed, cfg.KDRatio = c.BatchSize, c.Seed, c.KDRatio
+	if c.Arch != "" {
+		a, err := space.ResolveArch(c.Arch)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		cfg.Phases = []train.Phase{train.FixedPhase(a, c.Epochs, c.LR)}
+	}
+	for name, n := range c.PhaseEpochs {
+		p := findPhase(cfg.Phases, name)
+		if p == nil {
+			return nil, usageError{fmt.Errorf("--phase-epochs: unknown phase %q (phases: %s)", name, phaseList(cfg))}
+		}
+		p.Epochs = n
+	}
+	for name, lr := range c.PhaseLR {
+		p := findPhase(cfg.Phases, name)
+		if p == nil {
+			return nil, usageError{fmt.Errorf("--phase-lr: unknown phase %q (phases: %s)", name, phaseList(cfg))}
+		}
+		p.LR = lr
+	}
+	if err := cfg.Validate(space); err != nil {
+		return nil, usageError{err}
+	}
+	return &train.Checkpoint{Config: cfg, Net: ofa.New(space, c.Seed)}, nil
+}
+
+func findPhase(ps []train.Phase, name string) *train.Phase {
+	for i := range ps {
+		if ps[i].Name == name {
+			return &ps[i]
+		}
+	}
+	return nil
+}
+
+func phaseList(c train.Config) string {
+	var names []string
+	for _, p := range c.Phases {
+		names = append(names, fmt.Sprintf("%s(%d)", p.Name, p.Epochs))
+	}
+	return strings.Join(names, ", ")
+}
+
+// progress draws one bar per epoch with loss, accuracy and ETA.
+type progress struct {
+	out   io.Writer
+	quiet bool
+	bar   *progressbar.ProgressBar
+}
+
+func (p *progress) Step(phase string, epoch, epochs, step, steps int, loss, acc float64) {
+	if p.quiet {
+		return
+	}
+	if p.bar == nil {
+		p.bar = progressbar.NewOptions(steps,
+			progressbar.OptionSetWriter(p.out),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(200*time.Millisecond),
+		)
+	}
+	p.bar.Describe(fmt.Sprintf("%s %d/%d  loss %.4f  acc %.2f%%", phase, epoch, epochs, loss, 100*acc))
+	p.bar.Set(step)
+}
+
+func (p *progress) Epoch(r train.EpochRecord) {
+	if p.bar != nil {
+		p.bar.Finish()
+		p.bar = nil
+		fmt.Fprintln(p.out)
+	}
+	if !p.quiet {
+		fmt.Fprintf(p.out, "%s epoch %d: loss %.4f, train %.2f%%, val %.2f%% (largest, BN recalibrated), %.0fs, %.0f img/s, %.1f GFLOP/s\n",
+			r.Phase, r.Epoch, r.Loss, 100*r.TrainAcc, 100*r.ValAcc, r.Seconds, r.ImagesSec, r.GFLOPS)
+	}
+}
+
+// logged adds the JSON-lines log and the CSV learning curve.
+type logged struct {
+	train.Progress
+	log, csv string
+	ck       *train.Checkpoint
+}
+
+func (l *logged) Epoch(r train.EpochRecord) {
+	l.Progress.Epoch(r)
+	if l.log != "" {
+		if f, err := os.OpenFile(l.log, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			b, _ := json.Marshal(r)
+			f.Write(append(b, '\n'))
+			f.Close()
+		}
+	}
+	if l.csv != "" {
+		var b strings.Builder
+		b.WriteString("phase,epoch,lr,loss,train_acc,val_acc,seconds,images_per_sec,gflops\n")
+		for _, h := range l.ck.State.History {
+			fmt.Fprintf(&b, "%s,%d,%.6g,%.6f,%.6f,%.6f,%.1f,%.1f,%.2f\n", h.Phase, h.Epoch, h.LR, h.Loss, h.TrainAcc, h.ValAcc, h.Seconds, h.ImagesSec, h.GFLOPS)
+		}
+		os.WriteFile(l.csv, []byte(b.String()), 0o644)
+	}
+}

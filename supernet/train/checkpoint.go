@@ -1,0 +1,282 @@
+package train
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"os"
+
+	"github.com/ofac-dev/ofac/internal/atomicfile"
+	"github.com/ofac-dev/ofac/supernet/ofa"
+)
+
+// A checkpoint file is
+//
+//	magic "OFACCKPT", uint32 version, uint32 header length, JSON header,
+//	float32 little-endian blocks (see Checkpoint), uint32 CRC-32C of all
+//	bytes before it.
+//
+// The header names every block with its length, so a reader can refuse a
+// file that does not match the space before touching the data.
+const (
+	ckptMagic   = "OFACCKPT"
+	ckptVersion = 1
+	maxHeader   = 16 << 20
+)
+
+// State is where a run stands: the phase it is in, the epochs of that phase
+// already done, and the learning curve so far.
+type State struct {
+	Phase   int           `json:"phase"`
+	Epoch   int           `json:"epoch"`
+	History []EpochRecord `json:"history"`
+}
+
+// Done reports whether every phase has run.
+func (s State) Done(c Config) bool { return s.Phase >= len(c.Phases) }
+
+// EpochRecord is one line of the learning curve.
+type EpochRecord struct {
+	Phase     string  `json:"phase"`
+	Epoch     int     `json:"epoch"` // 1-based within the phase
+	LR        float64 `json:"lr"`    // at the end of the epoch
+	Loss      float64 `json:"loss"`
+	TrainAcc  float64 `json:"train_acc"`
+	ValAcc    float64 `json:"val_acc"` // largest subnet of the phase, BN recalibrated
+	Seconds   float64 `json:"seconds"`
+	ImagesSec float64 `json:"images_per_sec"`
+	GFLOPS    float64 `json:"gflops"`
+}
+
+// Checkpoint is everything needed to continue a run exactly: the weights and
+// running statistics, the optimiser's momentum, the teacher (once the full
+// phase is over), the config and the state. Random streams are derived from
+// (seed, phase, epoch, step), so no generator state needs saving.
+type Checkpoint struct {
+	Config   Config
+	State    State
+	Net      *ofa.Net
+	Momentum [][]float32 // one per parameter; nil before the first step
+	Teacher  *ofa.Net    // nil until the full phase ends
+}
+
+type ckptHeader struct {
+	Version  int             `json:"version"`
+	Space    ofa.SearchSpace `json:"space"`
+	Config   Config          `json:"config"`
+	State    State           `json:"state"`
+	Params   []int           `json:"params"` // lengths, in Net.Params order
+	BNs      []int           `json:"bns"`    // channel counts, in Net.BatchNorms order
+	Momentum bool            `json:"momentum"`
+	Teacher  bool            `json:"teacher"`
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Encode serialises a checkpoint.
+func (c *Checkpoint) Encode() ([]byte, error) {
+	h := ckptHeader{Version: ckptVersion, Space: c.Net.Space, Config: c.Config, State: c.State,
+		Momentum: c.Momentum != nil, Teacher: c.Teacher != nil}
+	for _, p := range c.Net.Params() {
+		h.Params = append(h.Params, len(p.Data))
+	}
+	for _, bn := range c.Net.BatchNorms() {
+		h.BNs = append(h.BNs, len(bn.RunningMean))
+	}
+	head, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.WriteString(ckptMagic)
+	binary.Write(&b, binary.LittleEndian, uint32(ckptVersion))
+	binary.Write(&b, binary.LittleEndian, uint32(len(head)))
+	b.Write(head)
+	writeNet(&b, c.Net)
+	if c.Momentum != nil {
+		if len(c.Momentum) != len(h.Params) {
+			return nil, fmt.Errorf("checkpoint: %d momentum buffers for %d parameters", len(c.Momentum), len(h.Params))
+		}
+		for _, m := range c.Momentum {
+			writeFloats(&b, m)
+		}
+	}
+	if c.Teacher != nil {
+		writeNet(&b, c.Teacher)
+	}
+	binary.Write(&b, binary.LittleEndian, crc32.Checksum(b.Bytes(), castagnoli))
+	return b.Bytes(), nil
+}
+
+func writeNet(b *bytes.Buffer, n *ofa.Net) {
+	for _, p := range n.Params() {
+		writeFloats(b, p.Data)
+	}
+	for _, bn := range n.BatchNorms() {
+		writeFloats(b, bn.RunningMean)
+		writeFloats(b, bn.RunningVar)
+	}
+}
+
+func writeFloats(b *bytes.Buffer, f []float32) {
+	var tmp [4]byte
+	for _, v := range f {
+		binary.LittleEndian.PutUint32(tmp[:], math.Float32bits(v))
+		b.Write(tmp[:])
+	}
+}
+
+// Save writes the checkpoint atomically.
+func (c *Checkpoint) Save(path string) error {
+	b, err := c.Encode()
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, b)
+}
+
+// LoadCheckpoint reads a checkpoint file; errors start with the path.
+func LoadCheckpoint(path string) (*Checkpoint, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := DecodeCheckpoint(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// DecodeCheckpoint parses and checks a checkpoint's bytes.
+func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
+	if len(b) < len(ckptMagic)+12 || string(b[:len(ckptMagic)]) != ckptMagic {
+		return nil, errors.New("not an ofac checkpoint (it does not start with " + ckptMagic + ")")
+	}
+	le := binary.LittleEndian
+	if v := le.Uint32(b[8:]); v != ckptVersion {
+		return nil, fmt.Errorf("checkpoint version %d is not supported (this ofac reads version %d)", v, ckptVersion)
+	}
+	n := le.Uint32(b[12:])
+	if n > maxHeader || int(n) > len(b)-20 {
+		return nil, errors.New("checkpoint is truncated or corrupted: bad header length")
+	}
+	end := len(b) - 4
+	if crc32.Checksum(b[:end], castagnoli) != le.Uint32(b[end:]) {
+		return nil, errors.New("checkpoint is corrupted: checksum mismatch")
+	}
+	var h ckptHeader
+	dec := json.NewDecoder(bytes.NewReader(b[16 : 16+n]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&h); err != nil {
+		return nil, fmt.Errorf("checkpoint header is invalid: %v", err)
+	}
+	if err := validSpace(h.Space); err != nil {
+		return nil, fmt.Errorf("checkpoint header is invalid: %v", err)
+	}
+	r := floatReader{b: b[16+n : end]}
+	net := ofa.New(h.Space, 0)
+	if err := r.net(net, h); err != nil {
+		return nil, err
+	}
+	c := &Checkpoint{Config: h.Config, State: h.State, Net: net}
+	if h.Momentum {
+		for _, p := range net.Params() {
+			m := make([]float32, len(p.Data))
+			if err := r.floats(m); err != nil {
+				return nil, err
+			}
+			c.Momentum = append(c.Momentum, m)
+		}
+	}
+	if h.Teacher {
+		c.Teacher = ofa.New(h.Space, 0)
+		if err := r.net(c.Teacher, h); err != nil {
+			return nil, err
+		}
+	}
+	if len(r.b) != 0 {
+		return nil, fmt.Errorf("checkpoint is corrupted: %d bytes left over", len(r.b))
+	}
+	return c, nil
+}
+
+// validSpace bounds a space read from a file before a network is built
+// from it, so a corrupt header cannot ask for unbounded memory.
+func validSpace(s ofa.SearchSpace) error {
+	small := func(v, lo, hi int) bool { return v >= lo && v <= hi }
+	if !small(s.Stem, 1, 1024) || !small(s.First, 1, 1024) || !small(s.Head, 1, 8192) || !small(s.Classes, 1, 10000) ||
+		!small(len(s.Stages), 1, 16) || len(s.Kernels) == 0 || len(s.Expands) == 0 || len(s.Depths) == 0 || len(s.Resolutions) == 0 {
+		return errors.New("search space out of range")
+	}
+	for _, st := range s.Stages {
+		if !small(st.Width, 1, 2048) || !small(st.Stride, 1, 2) {
+			return errors.New("stage out of range")
+		}
+	}
+	for i, k := range s.Kernels {
+		if !small(k, 1, 7) || k%2 == 0 || (i > 0 && k <= s.Kernels[i-1]) {
+			return errors.New("kernels must be increasing odd sizes up to 7")
+		}
+	}
+	if s.Kernels[len(s.Kernels)-1] != 7 && len(s.Kernels) > 1 {
+		return errors.New("elastic kernels need a largest kernel of 7")
+	}
+	for i, e := range s.Expands {
+		if !small(e, 1, 8) || (i > 0 && e <= s.Expands[i-1]) {
+			return errors.New("expands must be increasing, at most 8")
+		}
+	}
+	for i, d := range s.Depths {
+		if !small(d, 1, 8) || (i > 0 && d <= s.Depths[i-1]) {
+			return errors.New("depths must be increasing, at most 8")
+		}
+	}
+	for _, r := range s.Resolutions {
+		if !small(r, 4, 256) {
+			return errors.New("resolution out of range")
+		}
+	}
+	return nil
+}
+
+type floatReader struct{ b []byte }
+
+func (r *floatReader) floats(dst []float32) error {
+	if len(r.b) < 4*len(dst) {
+		return errors.New("checkpoint is truncated: weights end early")
+	}
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(r.b[4*i:]))
+	}
+	r.b = r.b[4*len(dst):]
+	return nil
+}
+
+func (r *floatReader) net(n *ofa.Net, h ckptHeader) error {
+	ps, bns := n.Params(), n.BatchNorms()
+	if len(ps) != len(h.Params) || len(bns) != len(h.BNs) {
+		return fmt.Errorf("checkpoint holds %d parameters and %d batch norms, its space needs %d and %d", len(h.Params), len(h.BNs), len(ps), len(bns))
+	}
+	for i, p := range ps {
+		if len(p.Data) != h.Params[i] {
+			return fmt.Errorf("checkpoint parameter %s has %d values, its space needs %d", p.Name, h.Params[i], len(p.Data))
+		}
+		if err := r.floats(p.Data); err != nil {
+			return err
+		}
+	}
+	for _, bn := range bns {
+		if err := r.floats(bn.RunningMean); err != nil {
+			return err
+		}
+		if err := r.floats(bn.RunningVar); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package train
+
+import (
+	"fmt"
+
+	"github.com/ofac-dev/ofac/supernet/ofa"
+	"github.com/ofac-dev/ofac/supernet/optim"
+)
+
+// Phase is one stage of progressive shrinking: which choices of the space
+// are open, how many subnets each step samples, for how long and how fast.
+type Phase struct {
+	Name    string  `json:"name"`
+	Epochs  int     `json:"epochs"`
+	LR      float64 `json:"lr"`
+	Samples int     `json:"samples"` // subnets per step; their gradients add up
+	Kernels []int   `json:"kernels"`
+	Expands []int   `json:"expands"`
+	Depths  []int   `json:"depths"`
+	// Resolutions sampled per batch.
+	Resolutions []int `json:"resolutions"`
+	// Distill from the teacher (the network as it was after the full phase).
+	Distill bool `json:"distill"`
+	// SortChannels re-orders hidden channels by importance before the phase.
+	SortChannels bool `json:"sort_channels"`
+	// Fixed, when set, trains this one architecture and nothing else.
+	Fixed *ofa.Arch `json:"fixed,omitempty"`
+}
+
+// Config is everything that decides a training run's result. It is saved in
+// every checkpoint, and a resumed run must use the same one.
+type Config struct {
+	Optim     optim.Config `json:"optim"`
+	BatchSize int          `json:"batch_size"`
+	Seed      uint64       `json:"seed"`
+	KDRatio   float64      `json:"kd_ratio"`
+	Phases    []Phase      `json:"phases"`
+	// CalibImages is how many training images recalibrate batch norm before
+	// a subnet is evaluated.
+	CalibImages int `json:"calib_images"`
+}
+
+// PhaseNames lists the progressive-shrinking phases in order.
+var PhaseNames = []string{"full", "kernel", "depth1", "depth2", "expand1", "expand2"}
+
+// Schedule returns the reference's progressive-shrinking phases over space
+// (full network, elastic kernel, elastic depth in two steps, elastic expand
+// in two steps, sampling 1/1/2/2/4/4 subnets per step), with epochs and
+// learning rates scaled to finish on a 2-core machine.
+func Schedule(s ofa.SearchSpace) []Phase {
+	maxK := s.Kernels[len(s.Kernels)-1:]
+	maxE := s.Expands[len(s.Expands)-1:]
+	maxD := s.Depths[len(s.Depths)-1:]
+	last := func(xs []int, n int) []int { return xs[len(xs)-n:] }
+	return []Phase{
+		{Name: "full", Epochs: 12, LR: 0.1, Samples: 1, Kernels: maxK, Expands: maxE, Depths: maxD, Resolutions: s.Resolutions},
+		{Name: "kernel", Epochs: 3, LR: 0.03, Samples: 1, Kernels: s.Kernels, Expands: maxE, Depths: maxD, Resolutions: s.Resolutions, Distill: true},
+		{Name: "depth1", Epochs: 1, LR: 0.008, Samples: 2, Kernels: s.Kernels, Expands: maxE, Depths: last(s.Depths, 2), Resolutions: s.Resolutions, Distill: true},
+		{Name: "depth2", Epochs: 2, LR: 0.024, Samples: 2, Kernels: s.Kernels, Expands: maxE, Depths: s.Depths, Resolutions: s.Resolutions, Distill: true},
+		{Name: "expand1", Epochs: 1, LR: 0.008, Samples: 4, Kernels: s.Kernels, Expands: last(s.Expands, 2), Depths: s.Depths, Resolutions: s.Resolutions, Distill: true, SortChannels: true},
+		{Name: "expand2", Epochs: 2, LR: 0.024, Samples: 4, Kernels: s.Kernels, Expands: s.Expands, Depths: s.Depths, Resolutions: s.Resolutions, Distill: true, SortChannels: true},
+	}
+}
+
+// FixedPhase trains one architecture from scratch, without distillation.
+func FixedPhase(a ofa.Arch, epochs int, lr float64) Phase {
+	return Phase{Name: "fixed", Epochs: epochs, LR: lr, Samples: 1, Resolutions: []int{a.R}, Fixed: &a}
+}
+
+// DefaultConfig is the shipped supernet's recipe.
+func DefaultConfig(s ofa.SearchSpace) Config {
+	return Config{Optim: optim.DefaultConfig(), BatchSize: 128, Seed: 1, KDRatio: 1, Phases: Schedule(s), CalibImages: 2000}
+}
+
+// Validate checks a config against the space before any work starts.
+func (c *Config) Validate(s ofa.SearchSpace) error {
+	if c.BatchSize < 1 {
+		return fmt.Errorf("batch size %d must be at least 1", c.BatchSize)
+	}
+	if len(c.Phases) == 0 {
+		return fmt.Errorf("no phases to train")
+	}
+	for _, p := range c.Phases {
+		if p.Epochs < 0 || p.Samples < 1 || !(p.LR > 0) {
+			return fmt.Errorf("phase %s: epochs %d, samples %d, lr %g: want epochs >= 0, samples >= 1, lr > 0", p.Name, p.Epochs, p.Samples, p.LR)
+		}
+		if p.Fixed != nil {
+			if err := s.Validate(*p.Fixed); err != nil {
+				return fmt.Errorf("phase %s: %w", p.Name, err)
+			}
+			continue
+		}
+		for _, set := range []struct {
+			name       string
+			got, space []int
+		}{{"kernels", p.Kernels, s.Kernels}, {"expands", p.Expands, s.Expands}, {"depths", p.Depths, s.Depths}, {"resolutions", p.Resolutions, s.Resolutions}} {
+			if len(set.got) == 0 {
+				return fmt.Errorf("phase %s opens no %s", p.Name, set.name)
+			}
+			for _, v := range set.got {
+				if !contains(set.space, v) {
+					return fmt.Errorf("phase %s: %s %d is not in the search space", p.Name, set.name, v)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func contains(xs []int, v int) bool {
+	for _, x := range xs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
