@@ -7,6 +7,10 @@ import "github.com/ofac-dev/ofac/supernet/tensor"
 // plane into a padded scratch removes every bounds test from the inner loops,
 // and the row kernels in dwrows.go keep a kernel row's weights in registers.
 //
+// This file holds the portable path (used where no SIMD kernels exist, and
+// tested against the SIMD path everywhere): see depthwise_flat.go for the
+// dispatch and the flat-plane SIMD path.
+//
 // Forward runs images in parallel. Backward runs channels in parallel: each
 // channel's weight gradient then sums over the batch in image order on one
 // goroutine, which is deterministic without per-chunk partials.
@@ -82,7 +86,7 @@ func (s *dwScratch) pad(g convGeom, plane []float32) {
 	}
 }
 
-func depthwiseForward(ws *tensor.Arena, g convGeom, x, w, b, y []float32) {
+func depthwiseForwardRows(ws *tensor.Arena, g convGeom, x, w, b, y []float32) {
 	hw, ohw, kk := g.h*g.w, g.oh*g.ow, g.kh*g.kw
 	workers := tensor.Workers(g.n)
 	scr := newDWScratch(ws, g, workers, false)
@@ -106,7 +110,7 @@ func depthwiseForward(ws *tensor.Arena, g convGeom, x, w, b, y []float32) {
 	})
 }
 
-func depthwiseBackward(ws *tensor.Arena, g convGeom, dy, x, w, dx, dw, db []float32) {
+func depthwiseBackwardRows(ws *tensor.Arena, g convGeom, dy, x, w, dx, dw, db []float32) {
 	hw, ohw, kk := g.h*g.w, g.oh*g.ow, g.kh*g.kw
 	workers := tensor.Workers(g.cin)
 	scr := newDWScratch(ws, g, workers, true)

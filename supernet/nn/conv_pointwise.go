@@ -11,6 +11,10 @@ import (
 // SGEMM call, so the result of every image is independent of the thread count.
 
 func pointwiseForward(g convGeom, x, w, b, y []float32) {
+	if pointwiseFused(g, false) {
+		pointwiseForwardFused(g, x, w, b, y)
+		return
+	}
 	hw := g.h * g.w
 	xs, ys := g.cin*hw, g.cout*hw
 	tensor.Parallel(tensor.Workers(g.n), g.n, func(_, i int) {
@@ -25,6 +29,10 @@ func pointwiseForward(g convGeom, x, w, b, y []float32) {
 // pointwiseBackward computes, per image, dX_n += W^T dY_n directly, and
 // dW += dY_n X_n^T into the partial of the image's chunk (see partials.go).
 func pointwiseBackward(ws *tensor.Arena, g convGeom, dy, x, w, dx, dw, db []float32) {
+	if pointwiseFused(g, true) {
+		pointwiseBackwardFused(ws, g, dy, x, w, dx, dw, db)
+		return
+	}
 	hw := g.h * g.w
 	xs, ys := g.cin*hw, g.cout*hw
 	chunks := batchChunks(g.n)
