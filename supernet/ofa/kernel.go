@@ -127,8 +127,7 @@ func linearRowsBackward(dy, x, t, dx, dt []float32, n, m int) {
 // after extraction. An Eval pass given Stats uses them instead of the
 // supernet's running statistics.
 type Stats struct {
-	sums    map[*nn.BatchNorm2d]*bnSum
-	batches int
+	sums map[*nn.BatchNorm2d]*bnSum
 }
 
 type bnSum struct {

@@ -112,7 +112,6 @@ type pass struct {
 	mode  Mode
 	tape  *tape // nil unless mode == Train
 	stats *Stats
-	bnIdx int
 	rng   *rand.Rand // dropout
 	drop  float32
 }

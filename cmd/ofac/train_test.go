@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ofac-dev/ofac/supernet/data/datatest"
+	"github.com/ofac-dev/ofac/supernet/train"
+)
+
+// TestMain lets a test start this test binary as the ofac command, so a
+// real process can be killed with SIGKILL.
+func TestMain(m *testing.M) {
+	if args := os.Getenv("OFAC_TEST_ARGS"); args != "" {
+		os.Exit(run(strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func TestTrainKillAndResume(t *testing.T) {
+	dir := t.TempDir()
+	if err := datatest.Write(dir, 1200, 60, 2); err != nil {
+		t.Fatal(err)
+	}
+	args := func(out string) []string {
+		return []string{"train", "--space", "tiny", "--data", dir, "-o", out, "--batch-size", "32", "-q",
+			"--phase-epochs", "full=2;kernel=1;depth1=1;depth2=1;expand1=1;expand2=1"}
+	}
+	whole := filepath.Join(dir, "whole.ckpt")
+	if code, _, errOut := ofac(t, args(whole)...); code != 0 {
+		t.Fatalf("uninterrupted run: exit %d: %s", code, errOut)
+	}
+
+	killed := filepath.Join(dir, "killed.ckpt")
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "OFAC_TEST_ARGS="+strings.Join(args(killed), "\x1f"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill as soon as the second epoch's checkpoint lands, mid-way into the
+	// third epoch.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if ck, err := train.LoadCheckpoint(killed); err == nil && len(ck.State.History) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no checkpoint after two epochs")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	ck, err := train.LoadCheckpoint(killed)
+	if err != nil {
+		t.Fatalf("checkpoint unreadable after SIGKILL: %v", err)
+	}
+	if ck.State.Done(ck.Config) {
+		t.Fatal("the run finished before it was killed; the test proves nothing")
+	}
+	if entries, _ := filepath.Glob(filepath.Join(dir, ".killed.ckpt.tmp*")); len(entries) > 0 {
+		t.Logf("temporary files left by the kill (expected, never read): %v", entries)
+	}
+
+	resumeArgs := append(args(killed), "--resume")
+	if code, _, errOut := ofac(t, resumeArgs...); code != 0 {
+		t.Fatalf("resume: exit %d: %s", code, errOut)
+	}
+	a, _ := os.ReadFile(whole)
+	b, _ := os.ReadFile(killed)
+	if !bytes.Equal(stripTimes(t, a), stripTimes(t, b)) {
+		t.Fatal("killed-and-resumed run differs from the uninterrupted one")
+	}
+
+	// Starting over an existing checkpoint without --resume is refused.
+	if code, _, errOut := ofac(t, args(killed)...); code != 2 || !strings.Contains(errOut, "pass --resume") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func stripTimes(t *testing.T, b []byte) []byte {
+	t.Helper()
+	c, err := train.DecodeCheckpoint(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.StripTimings()
+	out, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

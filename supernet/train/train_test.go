@@ -1,0 +1,197 @@
+package train
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ofac-dev/ofac/supernet/data"
+	"github.com/ofac-dev/ofac/supernet/data/datatest"
+	"github.com/ofac-dev/ofac/supernet/ofa"
+)
+
+// tinyRun is a full progressive-shrinking schedule, one epoch per phase, on
+// the tiny space and a synthetic data set.
+func tinyRun(t *testing.T) (*Checkpoint, *data.Splits) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := datatest.Write(dir, 1200, 100, 1); err != nil {
+		t.Fatal(err)
+	}
+	splits, err := data.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig(ofa.Tiny)
+	cfg.BatchSize = 32
+	cfg.CalibImages = 200
+	for i := range cfg.Phases {
+		cfg.Phases[i].Epochs = 1
+		cfg.Phases[i].LR = 0.2
+	}
+	return &Checkpoint{Config: cfg, Net: ofa.New(ofa.Tiny, 1)}, splits
+}
+
+type records struct{ epochs []EpochRecord }
+
+func (r *records) Step(string, int, int, int, int, float64, float64) {}
+func (r *records) Epoch(rec EpochRecord)                              { r.epochs = append(r.epochs, rec) }
+
+func TestTinyProgressiveShrinking(t *testing.T) {
+	ck, splits := tinyRun(t)
+	path := filepath.Join(t.TempDir(), "ps.ckpt")
+	var r records
+	if err := Run(ck, splits, path, &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.epochs) != len(PhaseNames) {
+		t.Fatalf("%d epochs reported, want %d", len(r.epochs), len(PhaseNames))
+	}
+	for i, rec := range r.epochs {
+		if rec.Phase != PhaseNames[i] {
+			t.Errorf("epoch %d ran phase %s, want %s", i, rec.Phase, PhaseNames[i])
+		}
+	}
+	if ck.Teacher == nil {
+		t.Fatal("no teacher was frozen after the full phase")
+	}
+	back, err := LoadCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back.State.Done(back.Config) || back.Teacher == nil {
+		t.Fatalf("saved checkpoint is not finished: %+v", back.State)
+	}
+	// Every subnet must be far above chance (0.1) after one epoch per phase.
+	for _, name := range []string{"largest", "smallest", "random:3"} {
+		a, _ := ofa.Tiny.ResolveArch(name)
+		acc, err := Evaluate(back.Net, a, splits.Train, splits.Test, 200, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acc < 0.3 {
+			t.Errorf("%s subnet: test accuracy %.2f after the tiny schedule, want >= 0.3 (chance is 0.1)", name, acc)
+		}
+	}
+}
+
+// stopAt aborts a run at one step, as a kill would.
+type stopAt struct {
+	records
+	phase string
+	step  int
+}
+
+type stopped struct{}
+
+func (s *stopAt) Step(phase string, _, _, step, _ int, _, _ float64) {
+	if phase == s.phase && step == s.step {
+		panic(stopped{})
+	}
+}
+
+func TestResumeIsExact(t *testing.T) {
+	ck, splits := tinyRun(t)
+	dir := t.TempDir()
+	whole := filepath.Join(dir, "whole.ckpt")
+	if err := Run(ck, splits, whole, nil); err != nil {
+		t.Fatal(err)
+	}
+	ck2, _ := tinyRun(t)
+	part := filepath.Join(dir, "part.ckpt")
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				if _, ok := r.(stopped); !ok {
+					panic(r)
+				}
+			}
+		}()
+		Run(ck2, splits, part, &stopAt{phase: "depth1", step: 5})
+		t.Fatal("the run was not interrupted")
+	}()
+	resumed, err := LoadCheckpoint(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resumed.State.Done(resumed.Config) {
+		t.Fatal("interrupted checkpoint claims to be finished")
+	}
+	if err := Run(resumed, splits, part, nil); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(whole)
+	b, _ := os.ReadFile(part)
+	if !bytes.Equal(withoutTimes(t, a), withoutTimes(t, b)) {
+		t.Fatal("resumed run ended with different weights or state than the uninterrupted one")
+	}
+}
+
+// withoutTimes re-encodes a checkpoint with wall-clock figures zeroed: they
+// are the only part of a run that may differ.
+func withoutTimes(t *testing.T, b []byte) []byte {
+	t.Helper()
+	c, err := DecodeCheckpoint(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.StripTimings()
+	out, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestCheckpointRejectsBadFiles(t *testing.T) {
+	ck := &Checkpoint{Config: DefaultConfig(ofa.Tiny), Net: ofa.New(ofa.Tiny, 1)}
+	good, err := ck.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := append([]byte(nil), good...)
+	flipped[len(flipped)/2] ^= 1
+	version := append([]byte(nil), good...)
+	version[8] = 7
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"not a checkpoint", []byte("hello"), "not an ofac checkpoint"},
+		{"version", version, "checkpoint version 7 is not supported"},
+		{"corrupted", flipped, "checksum mismatch"},
+		{"truncated", good[:len(good)-9], "checksum mismatch"},
+	} {
+		if _, err := DecodeCheckpoint(tc.b); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	back, err := DecodeCheckpoint(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := back.Encode()
+	if !bytes.Equal(good, again) {
+		t.Fatal("decode(encode(checkpoint)) does not encode to the same bytes")
+	}
+}
+
+func FuzzDecodeCheckpoint(f *testing.F) {
+	ck := &Checkpoint{Config: DefaultConfig(ofa.Tiny), Net: ofa.New(ofa.Tiny, 1)}
+	good, err := ck.Encode()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte("OFACCKPT\x01\x00\x00\x00\x02\x00\x00\x00{}\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if c, err := DecodeCheckpoint(b); err == nil {
+			if _, err := c.Encode(); err != nil {
+				t.Fatalf("a checkpoint that reads does not write: %v", err)
+			}
+		}
+	})
+}
