@@ -38,6 +38,8 @@ type cli struct {
 	Run     runCmd     `cmd:"" help:"Run a model on one image with the reference interpreter and print the scores."`
 	Targets targetsCmd `cmd:"" help:"List the hardware targets ofac can compile for."`
 	Train   trainCmd   `cmd:"" help:"Train the supernet (progressive shrinking) or one architecture from scratch."`
+	Eval    evalCmd    `cmd:"" help:"Measure a subnet's top-1 accuracy, batch norm recalibrated, without retraining."`
+	Subnet  subnetCmd  `cmd:"" help:"Take a subnet out of the supernet as a model file (.ofac)."`
 }
 
 // env is what commands write to; tests pass buffers.
@@ -72,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		kong.Exit(func(c int) { exited = c; panic(exitSentinel{}) }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Bind(&env{stdout: stdout, stderr: stderr}),
-		kong.Vars{"default_data": data.DefaultDir},
+		kong.Vars{"default_data": data.DefaultDir, "default_supernet": defaultSupernet},
 	)
 	if err != nil {
 		fmt.Fprintf(stderr, "ofac: internal error: %v\n", err)
