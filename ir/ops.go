@@ -45,7 +45,7 @@ type opSpec struct {
 }
 
 var opSpecs = map[Op]*opSpec{
-	OpConv2D: {name: "conv2d", minIn: 2, maxIn: 3,
+	OpConv2D: {name: "conv2d", minIn: 2, maxIn: 4,
 		attrs:    []attrKey{keyKernel, keyStride, keyPad, keyGroups, keyAct},
 		defaults: Attrs{Stride: 1, Groups: 1},
 		check:    checkConv2D, macs: macsConv2D},
@@ -215,7 +215,7 @@ func checkConv2D(n *Node) (Shape, error) {
 	if !w.Shape.Equal(want) {
 		return nil, fmt.Errorf("weight %s has shape %s, want %s", w.Ref(), w.Shape, want)
 	}
-	if len(n.Inputs) == 3 {
+	if len(n.Inputs) >= 3 {
 		b := n.Inputs[2]
 		if !b.Shape.Equal(Shape{o}) {
 			return nil, fmt.Errorf("bias %s has shape %s, want [%d]", b.Ref(), b.Shape, o)
@@ -229,7 +229,15 @@ func checkConv2D(n *Node) (Shape, error) {
 	if x.Shape[2]+2*a.Pad < a.Kernel[0] || x.Shape[3]+2*a.Pad < a.Kernel[1] {
 		return nil, fmt.Errorf("kernel %dx%d is larger than the padded input %dx%d", a.Kernel[0], a.Kernel[1], x.Shape[2]+2*a.Pad, x.Shape[3]+2*a.Pad)
 	}
-	return Shape{x.Shape[0], o, h, wd}, nil
+	out := Shape{x.Shape[0], o, h, wd}
+	if len(n.Inputs) == 4 {
+		// A fused residual: added to the accumulator before the activation.
+		r := n.Inputs[3]
+		if !r.Shape.Equal(out) || r.DType != x.DType {
+			return nil, fmt.Errorf("residual %s is %s%s, want %s%s", r.Ref(), r.DType, r.Shape, x.DType, out)
+		}
+	}
+	return out, nil
 }
 
 // integerOperands checks the dtypes of conv2d and dense: all f32, or int8
@@ -238,7 +246,7 @@ func integerOperands(n *Node) error {
 	x, w := n.Inputs[0], n.Inputs[1]
 	switch x.DType {
 	case F32:
-		for _, in := range n.Inputs[1:] {
+		for _, in := range n.Inputs[1:min(3, len(n.Inputs))] {
 			if in.DType != F32 {
 				return fmt.Errorf("%s is %s but the input is f32", in.Ref(), in.DType)
 			}
@@ -247,7 +255,7 @@ func integerOperands(n *Node) error {
 		if w.DType != I8 {
 			return fmt.Errorf("weight %s is %s, want i8 for an i8 input", w.Ref(), w.DType)
 		}
-		if len(n.Inputs) == 3 && n.Inputs[2].DType != I32 {
+		if len(n.Inputs) >= 3 && n.Inputs[2].DType != I32 {
 			return fmt.Errorf("bias %s is %s, want i32 for an i8 input", n.Inputs[2].Ref(), n.Inputs[2].DType)
 		}
 	default:

@@ -12,6 +12,11 @@ func eval(n *ir.Node, args [][]float32, out []float32) error {
 	switch n.Op {
 	case ir.OpConv2D:
 		conv2D(n, args, out)
+		if len(args) == 4 { // fused residual, before the activation
+			for i, r := range args[3] {
+				out[i] += r
+			}
+		}
 		activate(n.Attrs.Act, out)
 	case ir.OpDense:
 		dense(n, args, out)
@@ -96,15 +101,18 @@ func conv2D(n *ir.Node, args [][]float32, out []float32) {
 	kh, kw, s, p, g := a.Kernel[0], a.Kernel[1], a.Stride, a.Pad, a.Groups
 	cinG, coutG := cin/g, cout/g
 	var bias []float32
-	if len(args) == 3 {
+	if len(args) >= 3 {
 		bias = args[2]
 	}
+	// Accumulate in float64: the oracle should add as little rounding of its
+	// own as possible, so that a rewrite's error is what a test measures.
+	acc := make([]float64, oh*ow)
 	for b := 0; b < batch; b++ {
 		for oc := 0; oc < cout; oc++ {
-			plane := out[(b*cout+oc)*oh*ow : (b*cout+oc+1)*oh*ow]
-			if bias != nil {
-				for i := range plane {
-					plane[i] = bias[oc]
+			for i := range acc {
+				acc[i] = 0
+				if bias != nil {
+					acc[i] = float64(bias[oc])
 				}
 			}
 			grp := oc / coutG
@@ -114,7 +122,7 @@ func conv2D(n *ir.Node, args [][]float32, out []float32) {
 				wk := w[(oc*cinG+icg)*kh*kw : (oc*cinG+icg+1)*kh*kw]
 				for ky := 0; ky < kh; ky++ {
 					for kx := 0; kx < kw; kx++ {
-						wv := wk[ky*kw+kx]
+						wv := float64(wk[ky*kw+kx])
 						// Output columns whose input column ox*s+kx-p is inside the image.
 						x0 := max(0, ceilDiv(p-kx, s))
 						x1 := min(ow, ceilDiv(wd+p-kx, s))
@@ -124,15 +132,19 @@ func conv2D(n *ir.Node, args [][]float32, out []float32) {
 								continue
 							}
 							row := in[iy*wd:]
-							orow := plane[oy*ow : (oy+1)*ow]
+							orow := acc[oy*ow : (oy+1)*ow]
 							ix := x0*s + kx - p
 							for ox := x0; ox < x1; ox++ {
-								orow[ox] += wv * row[ix]
+								orow[ox] += wv * float64(row[ix])
 								ix += s
 							}
 						}
 					}
 				}
+			}
+			plane := out[(b*cout+oc)*oh*ow : (b*cout+oc+1)*oh*ow]
+			for i, v := range acc {
+				plane[i] = float32(v)
 			}
 		}
 	}
@@ -154,14 +166,14 @@ func dense(n *ir.Node, args [][]float32, out []float32) {
 		xr := x[b*k : (b+1)*k]
 		for j := 0; j < m; j++ {
 			wr := w[j*k : (j+1)*k]
-			var s float32
+			var s float64
 			for i, xv := range xr {
-				s += xv * wr[i]
+				s += float64(xv) * float64(wr[i])
 			}
 			if len(args) == 3 {
-				s += args[2][j]
+				s += float64(args[2][j])
 			}
-			out[b*m+j] = s
+			out[b*m+j] = float32(s)
 		}
 	}
 }
