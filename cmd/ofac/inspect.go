@@ -7,16 +7,24 @@ import (
 	"text/tabwriter"
 
 	"github.com/ofac-dev/ofac/ir"
+	"github.com/ofac-dev/ofac/passes"
 )
 
 type inspectCmd struct {
-	Model string `arg:"" help:"Model file (.ofac) to describe." type:"path"`
+	Model  string `arg:"" help:"Model file (.ofac) to describe." type:"path"`
+	Passes bool   `help:"Describe the model after the compiler's pass pipeline (BN folding, fusion, ...)."`
+	passFlags
 }
 
 func (c *inspectCmd) Run(e *env) error {
 	g, err := ir.ReadModelFile(c.Model)
 	if err != nil {
 		return err
+	}
+	if c.Passes || c.DumpAfter != "" || len(c.Disable) > 0 {
+		if err := c.passFlags.run(g, passes.Options{}, e.stdout); err != nil {
+			return err
+		}
 	}
 	return printInspect(e.stdout, g)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/ofac-dev/ofac/passes"
 	"github.com/ofac-dev/ofac/supernet/data"
 )
 
@@ -74,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		kong.Exit(func(c int) { exited = c; panic(exitSentinel{}) }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Bind(&env{stdout: stdout, stderr: stderr}),
-		kong.Vars{"default_data": data.DefaultDir, "default_supernet": defaultSupernet},
+		kong.Vars{"default_data": data.DefaultDir, "default_supernet": defaultSupernet, "passes": strings.Join(passes.PassNames(), ", ")},
 	)
 	if err != nil {
 		fmt.Fprintf(stderr, "ofac: internal error: %v\n", err)

@@ -130,3 +130,21 @@ func TestTargetsBeforeBackends(t *testing.T) {
 		t.Fatalf("exit %d, output %q", code, out)
 	}
 }
+
+func TestInspectPasses(t *testing.T) {
+	code, out, errOut := ofac(t, "inspect", fixture, "--passes")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if strings.Contains(out, "batchnorm") || !strings.Contains(out, "61 nodes") {
+		t.Errorf("--passes output still has batchnorm or not 61 nodes:\n%s", out)
+	}
+	code, out, _ = ofac(t, "inspect", fixture, "--dump-after", "foldbn")
+	if code != 0 || !strings.Contains(out, "# after foldbn") || !strings.Contains(out, "ofac-ir 1") {
+		t.Errorf("--dump-after printed no IR (exit %d)", code)
+	}
+	code, _, errOut = ofac(t, "inspect", fixture, "--disable", "bogus")
+	if code != 2 || !strings.Contains(errOut, `no pass "bogus"`) {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
