@@ -90,3 +90,26 @@ func fillImage(x []float32, set *data.Dataset, i, r int) {
 	labels := make([]int, 1)
 	loader.Epoch(0).Fill(i, r, x, labels)
 }
+
+// BenchmarkInterpreterLargest times the reference interpreter on one 28x28
+// image through the largest subnet of the default space.
+func BenchmarkInterpreterLargest(b *testing.B) {
+	net := ofa.New(ofa.Default, 7)
+	a := ofa.Default.Largest()
+	g, err := Subnet("largest", net.Extract(a, nil))
+	if err != nil {
+		b.Fatal(err)
+	}
+	it, err := interp.New(g)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := interp.Tensor{Shape: ir.Shape{1, 1, 28, 28}, Data: make([]float32, 28*28)}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := it.Run(x); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/image")
+}

@@ -3,6 +3,8 @@ package interp
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/ofac-dev/ofac/ir"
 )
@@ -106,9 +108,30 @@ func conv2D(n *ir.Node, args [][]float32, out []float32) {
 	}
 	// Accumulate in float64: the oracle should add as little rounding of its
 	// own as possible, so that a rewrite's error is what a test measures.
+	// Output channels are independent, so they are shared among the cores;
+	// each channel's sum runs in the same order whatever the split.
+	macs := int64(len(out)) * int64(cinG*kh*kw)
+	workers := 1
+	if macs > 1<<18 {
+		workers = min(runtime.GOMAXPROCS(0), cout)
+	}
+	var wg sync.WaitGroup
+	for wk := 0; wk < workers; wk++ {
+		lo, hi := wk*cout/workers, (wk+1)*cout/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			convChannels(x, w, bias, out, lo, hi, batch, cin, h, wd, cout, oh, ow, kh, kw, s, p, cinG, coutG)
+		}()
+	}
+	wg.Wait()
+}
+
+// convChannels computes output channels [lo, hi) of a convolution.
+func convChannels(x, w, bias, out []float32, lo, hi, batch, cin, h, wd, cout, oh, ow, kh, kw, s, p, cinG, coutG int) {
 	acc := make([]float64, oh*ow)
 	for b := 0; b < batch; b++ {
-		for oc := 0; oc < cout; oc++ {
+		for oc := lo; oc < hi; oc++ {
 			for i := range acc {
 				acc[i] = 0
 				if bias != nil {
@@ -120,6 +143,14 @@ func conv2D(n *ir.Node, args [][]float32, out []float32) {
 				ic := grp*cinG + icg
 				in := x[(b*cin+ic)*h*wd : (b*cin+ic+1)*h*wd]
 				wk := w[(oc*cinG+icg)*kh*kw : (oc*cinG+icg+1)*kh*kw]
+				if kh == 1 && kw == 1 && s == 1 && p == 0 {
+					// Pointwise: the whole plane is one contiguous run.
+					wv := float64(wk[0])
+					for i, v := range in {
+						acc[i] += wv * float64(v)
+					}
+					continue
+				}
 				for ky := 0; ky < kh; ky++ {
 					for kx := 0; kx < kw; kx++ {
 						wv := float64(wk[ky*kw+kx])
