@@ -5,7 +5,11 @@ GO_TEST_FLAGS ?= -timeout 20m
 
 .PHONY: test deps lint gotest fuzz-smoke
 
-test: deps lint gotest
+# Everything CI checks: Go tests, then Bazel (stale BUILD files, bazel test
+# //..., and two clean builds of //cmd/ofac compared by sha256).
+test: deps lint gotest bazel-test bazel-repro
+
+include tools/bazel/bazel.mk
 
 deps:
 	tools/install-deps.sh
@@ -23,3 +27,7 @@ gotest:
 fuzz-smoke:
 	go test ./ir/ -run=NONE -fuzz=FuzzParseText -fuzztime=20s
 	go test ./ir/ -run=NONE -fuzz=FuzzReadModel -fuzztime=20s
+	go test ./supernet/data/ -run=NONE -fuzz=FuzzReadIDX -fuzztime=20s
+	go test ./supernet/data/ -run=NONE -fuzz=FuzzReadPGM -fuzztime=20s
+	go test ./supernet/ofa/ -run=NONE -fuzz=FuzzParseArch -fuzztime=20s
+	go test ./supernet/train/ -run=NONE -fuzz=FuzzDecodeCheckpoint -fuzztime=20s
