@@ -37,7 +37,7 @@ func tinyRun(t *testing.T) (*Checkpoint, *data.Splits) {
 type records struct{ epochs []EpochRecord }
 
 func (r *records) Step(string, int, int, int, int, float64, float64) {}
-func (r *records) Epoch(rec EpochRecord)                              { r.epochs = append(r.epochs, rec) }
+func (r *records) Epoch(rec EpochRecord)                             { r.epochs = append(r.epochs, rec) }
 
 func TestTinyProgressiveShrinking(t *testing.T) {
 	ck, splits := tinyRun(t)
