@@ -21,12 +21,24 @@ func (c *inspectCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	if c.Passes || c.DumpAfter != "" || len(c.Disable) > 0 {
+	compiled := c.Passes || c.DumpAfter != "" || len(c.Disable) > 0
+	if compiled {
 		if err := c.passFlags.run(g, passes.Options{}, e.stdout); err != nil {
 			return err
 		}
 	}
-	return printInspect(e.stdout, g)
+	if err := printInspect(e.stdout, g); err != nil {
+		return err
+	}
+	if !compiled {
+		return nil
+	}
+	plan, err := passes.PlanMemory(g, passes.PlanOptions{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "\nmemory plan:")
+	return plan.WriteTable(e.stdout)
 }
 
 func printInspect(out io.Writer, g *ir.Graph) error {

@@ -140,7 +140,7 @@ func TestInspectPasses(t *testing.T) {
 		t.Errorf("--passes output still has batchnorm or not 61 nodes:\n%s", out)
 	}
 	code, out, _ = ofac(t, "inspect", fixture, "--dump-after", "foldbn")
-	if code != 0 || !strings.Contains(out, "# after foldbn") || !strings.Contains(out, "ofac-ir 1") {
+	if code != 0 || !strings.Contains(out, "# after foldbn") || !strings.Contains(out, "ofac-ir 1") || !strings.Contains(out, "memory plan: arena") {
 		t.Errorf("--dump-after printed no IR (exit %d)", code)
 	}
 	code, _, errOut = ofac(t, "inspect", fixture, "--disable", "bogus")
