@@ -53,15 +53,15 @@ var opSpecs = map[Op]*opSpec{
 		defaults: Attrs{Eps: 1e-5}, check: checkBatchNorm, macs: macsOutput},
 	OpReLU:     {name: "relu", minIn: 1, maxIn: 1, check: checkUnary, macs: macsNone},
 	OpClip:     {name: "clip", minIn: 1, maxIn: 1, attrs: []attrKey{keyMin, keyMax}, check: checkClip, macs: macsNone},
-	OpHSwish:   {name: "hswish", minIn: 1, maxIn: 1, check: checkUnary, macs: macsNone},
-	OpHSigmoid: {name: "hsigmoid", minIn: 1, maxIn: 1, check: checkUnary, macs: macsNone},
-	OpSigmoid:  {name: "sigmoid", minIn: 1, maxIn: 1, check: checkUnary, macs: macsNone},
+	OpHSwish:   {name: "hswish", minIn: 1, maxIn: 2, check: checkTableAct, macs: macsNone},
+	OpHSigmoid: {name: "hsigmoid", minIn: 1, maxIn: 2, check: checkTableAct, macs: macsNone},
+	OpSigmoid:  {name: "sigmoid", minIn: 1, maxIn: 2, check: checkTableAct, macs: macsNone},
 	OpAdd:      {name: "add", minIn: 2, maxIn: 2, attrs: []attrKey{keyAct}, check: checkBroadcast, macs: macsNone},
 	OpMul:      {name: "mul", minIn: 2, maxIn: 2, check: checkBroadcast, macs: macsOutput},
 	OpGlobalAvgPool: {name: "globalavgpool", minIn: 1, maxIn: 1, check: checkGlobalAvgPool,
 		macs: func(n *Node) int64 { return int64(n.Inputs[0].Shape.NumElements()) }},
 	OpReshape: {name: "reshape", minIn: 1, maxIn: 1, attrs: []attrKey{keyShape}, check: checkReshape, macs: macsNone},
-	OpDense: {name: "dense", minIn: 2, maxIn: 3, attrs: []attrKey{keyAct}, check: checkDense,
+	OpDense: {name: "dense", minIn: 2, maxIn: 3, attrs: []attrKey{keyAct}, check: checkDense, outDType: denseDType,
 		macs: func(n *Node) int64 {
 			return int64(n.Output.Shape.NumElements()) * int64(n.Inputs[1].Shape[1])
 		}},
@@ -160,6 +160,16 @@ func dequantizeDType(in, _ DType) (DType, error) {
 	return F32, nil
 }
 
+// denseDType lets an i8 dense declare an i32 result: its raw accumulators,
+// scaled by input scale x weight scale per output feature, for logits that
+// are dequantized without first being rounded to int8.
+func denseDType(in, declared DType) (DType, error) {
+	if in == I8 && declared == I32 {
+		return I32, nil
+	}
+	return in, nil
+}
+
 func macsNone(*Node) int64     { return 0 }
 func macsOutput(n *Node) int64 { return int64(n.Output.Shape.NumElements()) }
 
@@ -177,6 +187,27 @@ func rank(v *Value, r int, what string) error {
 
 func checkUnary(n *Node) (Shape, error) {
 	return n.Inputs[0].Shape, nil
+}
+
+// checkTableAct requires the lookup table exactly when the input is i8: an
+// i8 activation is defined by its table, which travels with the graph as a
+// constant so every backend emits the same one.
+func checkTableAct(n *Node) (Shape, error) {
+	x := n.Inputs[0]
+	if x.DType != I8 {
+		if len(n.Inputs) == 2 {
+			return nil, fmt.Errorf("only an i8 input takes a lookup table, input %s is %s", x.Ref(), x.DType)
+		}
+		return x.Shape, nil
+	}
+	if len(n.Inputs) != 2 {
+		return nil, fmt.Errorf("i8 input %s needs a lookup table (an i8[256] constant) as second input", x.Ref())
+	}
+	t := n.Inputs[1]
+	if t.Kind != ConstValue || t.DType != I8 || !t.Shape.Equal(Shape{256}) {
+		return nil, fmt.Errorf("lookup table %s must be an i8[256] constant, is %s%s", t.Ref(), t.DType, t.Shape)
+	}
+	return x.Shape, nil
 }
 
 func checkClip(n *Node) (Shape, error) {

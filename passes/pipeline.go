@@ -50,6 +50,7 @@ var Pipeline = []Pass{
 	{Name: "foldbn", Fn: FoldBatchNorm, Doc: "fold inference batch norm into the preceding conv2d"},
 	{Name: "fuseact", Fn: FuseActivations, Doc: "fuse relu, relu6, h-swish, h-sigmoid, sigmoid into conv2d, dense and add"},
 	{Name: "fuseadd", Fn: FuseResidualAdd, Doc: "mark residual adds that follow a projection conv for in-place accumulation"},
+	{Name: "quantize", Fn: Quantize, Int8Only: true, Doc: "calibrate and quantize to int8: per-channel weights, per-tensor activations, lookup-table h-swish/h-sigmoid"},
 	{Name: "dce.post", Fn: DeadValues, Doc: "remove what folding left behind"},
 }
 
