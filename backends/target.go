@@ -13,6 +13,9 @@ type Target struct {
 	Backend string
 	// Summary is one line for `ofac targets`.
 	Summary string
+	// Spec is the backend's own description of the hardware (clock,
+	// memories, compute units, each figure with its source).
+	Spec any
 }
 
 var (

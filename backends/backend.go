@@ -1,0 +1,80 @@
+package backends
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/ofac-dev/ofac/ir"
+	"github.com/ofac-dev/ofac/passes"
+)
+
+// Backend compiles graphs for its targets. Its cost model and its emitter
+// read the same schedule, so Estimate describes the code Emit writes.
+type Backend interface {
+	// Name is the backend's short name ("c", "hls", ...).
+	Name() string
+	// Int8 reports whether the backend wants the int8-quantized graph.
+	Int8() bool
+	// Estimate returns the cost of running g (already through the pass
+	// pipeline, quantized if Int8) on target t.
+	Estimate(g *ir.Graph, plan *passes.MemoryPlan, t Target) (*Cost, error)
+	// Emit writes the artifact for g on target t into dir, which exists and
+	// is empty. It must be deterministic: same inputs, same bytes.
+	Emit(g *ir.Graph, plan *passes.MemoryPlan, t Target, dir string) error
+}
+
+// Cost is what search and reports see of a compiled subnet.
+type Cost struct {
+	// LatencyMs is the estimated time of one inference.
+	LatencyMs float64
+	// Resources are the target's limited quantities this design uses, by
+	// name: "sram_bytes", "flash_bytes", "dsp", "bram36", "lut", ...
+	Resources map[string]float64
+	// Layers breaks the estimate down per node, in graph order.
+	Layers []LayerCost
+}
+
+// LayerCost is one node's share of a Cost.
+type LayerCost struct {
+	Node      string // the node's result, e.g. "%12"
+	Op        string
+	Cycles    float64
+	LatencyMs float64
+	Resources map[string]float64
+}
+
+var backendsByName = map[string]Backend{}
+
+// RegisterBackend adds a backend with its targets; backends call it from
+// init. Each target's Backend field must name b.
+func RegisterBackend(b Backend, ts ...Target) {
+	mu.Lock()
+	if _, dup := backendsByName[b.Name()]; dup {
+		mu.Unlock()
+		panic("backends: backend " + b.Name() + " registered twice")
+	}
+	backendsByName[b.Name()] = b
+	mu.Unlock()
+	for _, t := range ts {
+		if t.Backend != b.Name() {
+			panic(fmt.Sprintf("backends: target %s names backend %q, registered by %q", t.Name, t.Backend, b.Name()))
+		}
+		Register(t)
+	}
+}
+
+// For returns the backend that compiles target name.
+func For(name string) (Backend, Target, error) {
+	t, ok := Lookup(name)
+	if !ok {
+		var names []string
+		for _, t := range Targets() {
+			names = append(names, t.Name)
+		}
+		sort.Strings(names)
+		return nil, Target{}, fmt.Errorf("unknown target %q (targets: %v; see 'ofac targets')", name, names)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return backendsByName[t.Backend], t, nil
+}
