@@ -12,7 +12,10 @@ import (
 
 type inspectCmd struct {
 	Model  string `arg:"" help:"Model file (.ofac) to describe." type:"path"`
-	Passes bool   `help:"Describe the model after the compiler's pass pipeline (BN folding, fusion, ...)."`
+	Passes bool   `help:"Describe the model after the compiler's pass pipeline (BN folding, fusion, ...) with its memory plan."`
+	Int8   bool   `name:"int8" help:"With --passes: quantize to int8 (calibrated on --calib training images) and list the quantization parameters."`
+	Calib  int    `default:"512" help:"Training images that calibrate int8 activation ranges."`
+	Data   string `placeholder:"DIR" default:"${default_data}" help:"Folder with the Fashion-MNIST files (for --int8 calibration)."`
 	passFlags
 }
 
@@ -21,14 +24,26 @@ func (c *inspectCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	if c.Int8 && !c.Passes {
+		return usageError{fmt.Errorf("--int8 needs --passes")}
+	}
 	compiled := c.Passes || c.DumpAfter != "" || len(c.Disable) > 0
 	if compiled {
-		if err := c.passFlags.run(g, passes.Options{}, e.stdout); err != nil {
+		opts := passes.Options{Int8: c.Int8}
+		if c.Int8 {
+			if opts.Calibration, err = calibrationSamples(g, c.Data, c.Calib); err != nil {
+				return err
+			}
+		}
+		if err := c.passFlags.run(g, opts, e.stdout); err != nil {
 			return err
 		}
 	}
 	if err := printInspect(e.stdout, g); err != nil {
 		return err
+	}
+	if c.Int8 {
+		printQuant(e.stdout, g)
 	}
 	if !compiled {
 		return nil
@@ -95,4 +110,32 @@ func group(n int64) string {
 		return "-" + string(out)
 	}
 	return string(out)
+}
+
+// printQuant lists every integer value's quantization: per-tensor scale and
+// zero point, or the range of per-channel scales.
+func printQuant(out io.Writer, g *ir.Graph) {
+	fmt.Fprintln(out, "\nquantization (real = scale x (q - zero point)):")
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "value\ttype\tscale\tzero point")
+	list := append(append([]*ir.Value(nil), g.Inputs...), g.Consts...)
+	for _, n := range g.Nodes {
+		list = append(list, n.Output)
+	}
+	for _, v := range list {
+		q := v.Quant
+		if q == nil {
+			continue
+		}
+		if q.PerTensor() {
+			fmt.Fprintf(w, "%s\t%s%s\t%.6g\t%d\n", v.Ref(), v.DType, v.Shape, q.Scale[0], q.ZeroPoint[0])
+			continue
+		}
+		lo, hi := q.Scale[0], q.Scale[0]
+		for _, s := range q.Scale {
+			lo, hi = min(lo, s), max(hi, s)
+		}
+		fmt.Fprintf(w, "%s\t%s%s\t%.4g..%.4g (%d channels, axis %d)\t0\n", v.Ref(), v.DType, v.Shape, lo, hi, len(q.Scale), q.Axis)
+	}
+	w.Flush()
 }

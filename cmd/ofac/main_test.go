@@ -148,3 +148,21 @@ func TestInspectPasses(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }
+
+func TestInspectInt8(t *testing.T) {
+	if _, err := os.Stat("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); err != nil {
+		t.Skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+	}
+	code, out, errOut := ofac(t, "inspect", fixture, "--passes", "--int8", "--calib", "32")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"quantization (real = scale x (q - zero point))", "i8[8,1,3,3]", "(8 channels, axis 0)", "memory plan: arena"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if code, _, errOut := ofac(t, "inspect", fixture, "--int8"); code != 2 || !strings.Contains(errOut, "--int8 needs --passes") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
