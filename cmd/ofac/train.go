@@ -24,6 +24,7 @@ type trainCmd struct {
 	Arch   string `placeholder:"ARCH" help:"Train this one architecture from scratch instead of progressive shrinking: largest, smallest, random:SEED or a JSON file."`
 	Epochs int    `default:"20" help:"Epochs for --arch training."`
 	Space  string `default:"default" enum:"default,tiny" help:"Search space: default, or tiny for smoke tests (${enum})."`
+	Init   string `placeholder:"CKPT" help:"Start from the weights of this checkpoint (same space), e.g. the largest network trained with --arch largest as the full phase."`
 
 	PhaseEpochs map[string]int     `placeholder:"PHASE=N;..." help:"Epochs per progressive-shrinking phase, e.g. full=12;kernel=3 (phases: full, kernel, depth1, depth2, expand1, expand2; 0 skips one)."`
 	PhaseLR     map[string]float64 `name:"phase-lr" placeholder:"PHASE=LR;..." help:"Peak learning rate per phase."`
@@ -127,7 +128,17 @@ func (c *trainCmd) fresh() (*train.Checkpoint, error) {
 	if err := cfg.Validate(space); err != nil {
 		return nil, usageError{err}
 	}
-	return &train.Checkpoint{Config: cfg, Net: ofa.New(space, c.Seed)}, nil
+	net := ofa.New(space, c.Seed)
+	if c.Init != "" {
+		from, err := train.LoadCheckpoint(c.Init)
+		if err != nil {
+			return nil, err
+		}
+		if err := net.CopyFrom(from.Net); err != nil {
+			return nil, fmt.Errorf("--init %s: %w", c.Init, err)
+		}
+	}
+	return &train.Checkpoint{Config: cfg, Net: net}, nil
 }
 
 func findPhase(ps []train.Phase, name string) *train.Phase {

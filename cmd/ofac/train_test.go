@@ -101,3 +101,33 @@ func stripTimes(t *testing.T, b []byte) []byte {
 	}
 	return out
 }
+
+func TestTrainInit(t *testing.T) {
+	dir := t.TempDir()
+	if err := datatest.Write(dir, 300, 30, 3); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"train", "--space", "tiny", "--data", dir, "--batch-size", "32", "-q"}
+	first := filepath.Join(dir, "first.ckpt")
+	if code, _, errOut := ofac(t, append(base, "--arch", "largest", "--epochs", "1", "-o", first)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	second := filepath.Join(dir, "second.ckpt")
+	args := append(base, "--init", first, "-o", second, "--phase-epochs", "full=0;kernel=1;depth1=0;depth2=0;expand1=0;expand2=0")
+	if code, _, errOut := ofac(t, args...); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	a, _ := train.LoadCheckpoint(first)
+	b, _ := train.LoadCheckpoint(second)
+	if b.Teacher == nil || len(b.State.History) != 1 || b.State.History[0].Phase != "kernel" {
+		t.Fatalf("second run: teacher %v, history %+v", b.Teacher != nil, b.State.History)
+	}
+	// The teacher is the network it started from.
+	if a.Net.Params()[0].Data[0] != b.Teacher.Params()[0].Data[0] {
+		t.Fatal("the teacher is not the --init network")
+	}
+	bad := append([]string{"train", "--data", dir, "--init", first, "-o", filepath.Join(dir, "x.ckpt"), "-q"})
+	if code, _, errOut := ofac(t, bad...); code != 1 || !strings.Contains(errOut, "--init") {
+		t.Fatalf("init from another space: exit %d, %q", code, errOut)
+	}
+}

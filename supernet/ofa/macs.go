@@ -1,5 +1,7 @@
 package ofa
 
+import "fmt"
+
 // MACs counts the multiply-accumulates of one forward pass of subnet a on a
 // single image, layer by layer as Forward runs it.
 func (n *Net) MACs(a Arch) int64 {
@@ -40,13 +42,31 @@ func (n *Net) MACs(a Arch) int64 {
 // statistics, used as the frozen distillation teacher.
 func (n *Net) Clone() *Net {
 	c := New(n.Space, 0)
-	for i, p := range n.params {
-		copy(c.params[i].Data, p.Data)
-	}
-	src, dst := n.BatchNorms(), c.BatchNorms()
-	for i := range src {
-		copy(dst[i].RunningMean, src[i].RunningMean)
-		copy(dst[i].RunningVar, src[i].RunningVar)
+	if err := c.CopyFrom(n); err != nil {
+		panic(err) // same space by construction
 	}
 	return c
+}
+
+// CopyFrom overwrites n's weights and running statistics with src's, which
+// must have the same shapes.
+func (n *Net) CopyFrom(src *Net) error {
+	sp, dp := src.params, n.params
+	sb, db := src.BatchNorms(), n.BatchNorms()
+	if len(sp) != len(dp) || len(sb) != len(db) {
+		return fmt.Errorf("networks differ: %d and %d parameters", len(sp), len(dp))
+	}
+	for i, p := range sp {
+		if len(p.Data) != len(dp[i].Data) || p.Name != dp[i].Name {
+			return fmt.Errorf("parameter %s has %d values, %s has %d", p.Name, len(p.Data), dp[i].Name, len(dp[i].Data))
+		}
+	}
+	for i, p := range sp {
+		copy(dp[i].Data, p.Data)
+	}
+	for i := range sb {
+		copy(db[i].RunningMean, sb[i].RunningMean)
+		copy(db[i].RunningVar, sb[i].RunningVar)
+	}
+	return nil
 }
