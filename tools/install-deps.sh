@@ -9,6 +9,9 @@ packages=(
   dataset-fashion-mnist   # Fashion-MNIST under /usr/share/datasets/fashion-mnist
   libopenblas-dev         # SGEMM baseline in bench/
   gcc                     # host checks of emitted C
+  gcc-arm-none-eabi       # backends/c: firmware builds for Cortex-M4/M7
+  libnewlib-arm-none-eabi # backends/c: newlib + semihosting (rdimon) for the QEMU check
+  qemu-system-arm         # backends/c: runs the firmware on mps2-an386
 )
 
 missing=()

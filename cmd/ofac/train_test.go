@@ -126,7 +126,7 @@ func TestTrainInit(t *testing.T) {
 	if a.Net.Params()[0].Data[0] != b.Teacher.Params()[0].Data[0] {
 		t.Fatal("the teacher is not the --init network")
 	}
-	bad := append([]string{"train", "--data", dir, "--init", first, "-o", filepath.Join(dir, "x.ckpt"), "-q"})
+	bad := []string{"train", "--data", dir, "--init", first, "-o", filepath.Join(dir, "x.ckpt"), "-q"}
 	if code, _, errOut := ofac(t, bad...); code != 1 || !strings.Contains(errOut, "--init") {
 		t.Fatalf("init from another space: exit %d, %q", code, errOut)
 	}

@@ -1,0 +1,302 @@
+package c
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ofac-dev/ofac/backends"
+	"github.com/ofac-dev/ofac/frontend"
+	"github.com/ofac-dev/ofac/ir"
+	"github.com/ofac-dev/ofac/ir/interp"
+	"github.com/ofac-dev/ofac/ir/irtest"
+	"github.com/ofac-dev/ofac/passes"
+	"github.com/ofac-dev/ofac/supernet/data"
+	"github.com/ofac-dev/ofac/supernet/data/datatest"
+	"github.com/ofac-dev/ofac/supernet/ofa"
+	"github.com/ofac-dev/ofac/supernet/train"
+)
+
+// tool returns the path of a program the test needs, or skips the test
+// saying how to get it: a missing tool is never a failure.
+func tool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s is not installed (tools/install-deps.sh installs it): skipping", name)
+	}
+	return p
+}
+
+func runCmd(t testing.TB, dir string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
+	}
+	return out.String()
+}
+
+var (
+	splitsOnce sync.Once
+	splits     *data.Splits
+	splitsErr  error
+)
+
+// testSet is Fashion-MNIST when installed, a small synthetic stand-in
+// otherwise (written once per test binary).
+func testSet(t testing.TB) *data.Splits {
+	t.Helper()
+	splitsOnce.Do(func() {
+		dir := data.DefaultDir
+		if _, err := os.Stat(dir); err != nil {
+			dir, splitsErr = os.MkdirTemp("", "ofac-fmnist")
+			if splitsErr == nil {
+				splitsErr = datatest.Write(dir, 600, 256, 1)
+			}
+		}
+		if splitsErr == nil {
+			splits, splitsErr = data.Load(dir)
+		}
+	})
+	if splitsErr != nil {
+		t.Fatal(splitsErr)
+	}
+	return splits
+}
+
+// images returns n images of set at resolution r.
+func images(set *data.Dataset, n, r int) [][]float32 {
+	ep := data.NewLoader(set, 1, false, 0).Epoch(0)
+	labels := make([]int, 1)
+	out := make([][]float32, n)
+	for i := range out {
+		out[i] = make([]float32, r*r)
+		ep.Fill(i, r, out[i], labels)
+	}
+	return out
+}
+
+// quantize runs the int8 pipeline on g with calibN training images.
+func quantize(t testing.TB, g *ir.Graph, calibN int) *ir.Graph {
+	t.Helper()
+	r := g.Inputs[0].Shape[2]
+	var cal [][]passes.Sample
+	for _, x := range images(testSet(t).Train, calibN, r) {
+		cal = append(cal, []passes.Sample{{Shape: ir.Shape{1, 1, r, r}, Data: x}})
+	}
+	if err := passes.Run(g, &passes.Options{Int8: true, Calibration: cal}); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func fixtureInt8(t testing.TB) *ir.Graph {
+	t.Helper()
+	g, err := irtest.Fixture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return quantize(t, g, 64)
+}
+
+// subnets returns n int8 subnets of a randomly initialised supernet with
+// batch norm recalibrated on real images: the smallest, then random ones.
+func subnets(t testing.TB, n int, seed uint64) []*ir.Graph {
+	t.Helper()
+	set := testSet(t)
+	net := ofa.New(ofa.Default, 3)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	archs := []ofa.Arch{ofa.Default.Smallest()}
+	for len(archs) < n {
+		archs = append(archs, ofa.Default.Random(rng))
+	}
+	var out []*ir.Graph
+	for _, a := range archs[:n] {
+		stats := train.Recalibrate(net, a, set.Train, 64, 64)
+		g, err := frontend.Subnet("subnet", net.Extract(a, stats))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, quantize(t, g, 64))
+	}
+	return out
+}
+
+func plan(t testing.TB, g *ir.Graph) *passes.MemoryPlan {
+	t.Helper()
+	p, err := passes.PlanMemory(g, passes.PlanOptions{ExternalInputs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mustTarget(t testing.TB, name string) backends.Target {
+	t.Helper()
+	tg, ok := backends.Lookup(name)
+	if !ok {
+		t.Fatalf("target %s not registered", name)
+	}
+	return tg
+}
+
+// emit writes g's library for target into a fresh folder.
+func emit(t testing.TB, g *ir.Graph, target string) (string, *schedule) {
+	t.Helper()
+	p := plan(t, g)
+	dir := t.TempDir()
+	if err := (Backend{}).Emit(g, p, mustTarget(t, target), dir); err != nil {
+		t.Fatal(err)
+	}
+	s, err := buildSchedule(g, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, s
+}
+
+// oracle runs the int8 interpreter on xs and returns the output codes the
+// library must produce (the i32 logits or i8 codes) and the input codes.
+func oracle(t testing.TB, g *ir.Graph, s *schedule, xs [][]float32) (inCodes [][]int8, outCodes [][]int32) {
+	t.Helper()
+	it, err := interp.NewInt8(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := s.input.Quant
+	for _, x := range xs {
+		_, all, err := it.RunAll(interp.Tensor{Shape: g.Inputs[0].Shape, Data: x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := make([]int8, len(x))
+		for i, v := range x {
+			in[i] = ir.QuantizeF32(v, q.Scale[0], q.ZeroPoint[0])
+		}
+		for i, v := range all[s.input].Data {
+			if int8(v) != in[i] {
+				t.Fatalf("input code %d: interpreter %v, QuantizeF32 %d", i, v, in[i])
+			}
+		}
+		o := all[s.output].Data
+		oc := make([]int32, len(o))
+		for i, v := range o {
+			oc[i] = int32(v)
+		}
+		inCodes, outCodes = append(inCodes, in), append(outCodes, oc)
+	}
+	return inCodes, outCodes
+}
+
+// hostRunner is the test's host program: it reads input codes from argv[1]
+// and writes the outputs to argv[2], running each image on a freshly
+// scribbled, exactly sized heap arena (so ASan sees any read past it and a
+// stale-arena dependency shows up as a mismatch).
+const hostRunner = `#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ofa_model.h"
+
+int main(int argc, char **argv)
+{
+    static int8_t in[OFA_MODEL_INPUT_SIZE];
+    static ofa_model_output_t out[OFA_MODEL_OUTPUT_SIZE];
+    unsigned char *arena = malloc(OFA_MODEL_ARENA_SIZE);
+    FILE *fi, *fo;
+    int n = 0;
+    if (argc != 3 || arena == NULL) {
+        return 2;
+    }
+    fi = fopen(argv[1], "rb");
+    fo = fopen(argv[2], "wb");
+    if (fi == NULL || fo == NULL) {
+        return 2;
+    }
+    while (fread(in, 1, sizeof in, fi) == sizeof in) {
+        memset(arena, 0x5A ^ (n * 37), OFA_MODEL_ARENA_SIZE);
+        if (ofa_model_run(in, out, arena) != 0) {
+            return 3;
+        }
+        fwrite(out, sizeof out, 1, fo);
+        n++;
+    }
+    fclose(fo);
+    fclose(fi);
+    free(arena);
+    return 0;
+}
+`
+
+var strictFlags = []string{"-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"}
+
+// runHost builds lib with the host runner (sanitizers on) and returns its
+// outputs for inputs, as int32 whatever the output type.
+func runHost(t testing.TB, lib string, s *schedule, inputs [][]int8) [][]int32 {
+	t.Helper()
+	gcc := tool(t, "gcc")
+	work := t.TempDir()
+	if err := os.WriteFile(filepath.Join(work, "runner.c"), []byte(hostRunner), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{}, strictFlags...)
+	args = append(args, "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-I", lib, "-o", "runner", "runner.c")
+	for _, f := range []string{"ofa_model.c", "ofa_model_weights.c", "ofa_model_kernels.c"} {
+		args = append(args, filepath.Join(lib, f))
+	}
+	runCmd(t, work, gcc, args...)
+	var buf bytes.Buffer
+	for _, in := range inputs {
+		for _, v := range in {
+			buf.WriteByte(byte(v))
+		}
+	}
+	if err := os.WriteFile(filepath.Join(work, "in.bin"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runCmd(t, work, filepath.Join(work, "runner"), "in.bin", "out.bin")
+	raw, err := os.ReadFile(filepath.Join(work, "out.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := s.output.Shape.NumElements()
+	size := 1
+	if s.outDType == ir.I32 {
+		size = 4
+	}
+	if len(raw) != len(inputs)*m*size {
+		t.Fatalf("runner wrote %d bytes, want %d", len(raw), len(inputs)*m*size)
+	}
+	out := make([][]int32, len(inputs))
+	for i := range out {
+		out[i] = make([]int32, m)
+		for j := range out[i] {
+			k := (i*m + j) * size
+			if size == 4 {
+				out[i][j] = int32(binary.LittleEndian.Uint32(raw[k:]))
+			} else {
+				out[i][j] = int32(int8(raw[k]))
+			}
+		}
+	}
+	return out
+}
+
+func argmax(v []int32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
