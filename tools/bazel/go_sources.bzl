@@ -2,6 +2,7 @@
 # Every go_library / go_binary of the project, for //:go_sources.
 GO_TARGETS = [
     "//backends:backends",
+    "//backends/c:c",
     "//bench/curve:curve",
     "//cmd/ofac:ofac",
     "//frontend:frontend",
