@@ -16,6 +16,10 @@ type Target struct {
 	// Spec is the backend's own description of the hardware (clock,
 	// memories, compute units, each figure with its source).
 	Spec any
+	// Capacity is how much of each resource the target has, keyed like
+	// Cost.Resources ("sram_bytes", "dsp", ...): what reports print usage
+	// against and what search constraints default to.
+	Capacity map[string]float64
 }
 
 var (

@@ -50,7 +50,8 @@ func target(name string, s Spec) backends.Target {
 		Backend: "c",
 		Summary: fmt.Sprintf("%s (%s, %.0f MHz, %d KB SRAM, %d KB flash; %s): int8 C99 library",
 			s.Part, s.Core, s.ClockHz/1e6, s.SRAMBytes>>10, s.FlashBytes>>10, s.Source),
-		Spec: s,
+		Spec:     s,
+		Capacity: map[string]float64{"sram_bytes": float64(s.SRAMBytes), "flash_bytes": float64(s.FlashBytes)},
 	}
 }
 

@@ -6,9 +6,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/ofac-dev/ofac/backends"
-	cmcu "github.com/ofac-dev/ofac/backends/c" // registers the mcu-* targets
+	_ "github.com/ofac-dev/ofac/backends/c" // registers mcu-m4, mcu-m7, mcu-h7 // registers the mcu-* targets
 	"github.com/ofac-dev/ofac/frontend"
 	"github.com/ofac-dev/ofac/ir"
 	"github.com/ofac-dev/ofac/passes"
@@ -121,19 +122,24 @@ func emitAtomically(out string, write func(dir string) error) (err error) {
 
 func printEstimate(e *env, t backends.Target, c *backends.Cost) {
 	fmt.Fprintf(e.stdout, "estimate on %s: latency %.2f ms (%s cycles)\n", t.Name, c.LatencyMs, group(int64(c.Resources["cycles"])))
-	spec, ok := t.Spec.(cmcu.Spec)
-	line := func(what, key string, capacity int64) {
-		used := int64(c.Resources[key])
+	keys := make([]string, 0, len(c.Resources))
+	for k := range c.Resources {
+		if k != "cycles" && k != "latency_cycles" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		used := c.Resources[k]
+		capacity, ok := t.Capacity[k]
 		if !ok || capacity <= 0 {
-			fmt.Fprintf(e.stdout, "  %-5s %s B\n", what, group(used))
-			return
+			fmt.Fprintf(e.stdout, "  %-12s %s\n", k, group(int64(used)))
+			continue
 		}
 		warn := ""
 		if used > capacity {
 			warn = "  DOES NOT FIT"
 		}
-		fmt.Fprintf(e.stdout, "  %-5s %s B of %s B (%.1f%%)%s\n", what, group(used), group(capacity), 100*float64(used)/float64(capacity), warn)
+		fmt.Fprintf(e.stdout, "  %-12s %s of %s (%.1f%%)%s\n", k, group(int64(used)), group(int64(capacity)), 100*used/capacity, warn)
 	}
-	line("SRAM", "sram_bytes", spec.SRAMBytes)
-	line("flash", "flash_bytes", spec.FlashBytes)
 }

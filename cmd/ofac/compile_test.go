@@ -21,7 +21,7 @@ func TestCompileFixture(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"wrote " + out, "latency", "SRAM", "of 196,608 B", "flash", "of 1,048,576 B"} {
+	for _, want := range []string{"wrote " + out, "latency", "sram_bytes", "of 196,608 (", "flash_bytes", "of 1,048,576 ("} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
@@ -107,5 +107,24 @@ func TestCompileArch(t *testing.T) {
 				t.Errorf("%s %s: %v\n%s", cc, src, err, b)
 			}
 		}
+	}
+}
+
+func TestCompileFPGAPrintsUtilisation(t *testing.T) {
+	if _, err := os.Stat("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); err != nil {
+		t.Skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+	}
+	out := filepath.Join(t.TempDir(), "zu3")
+	code, stdout, errOut := ofac(t, "compile", "--target", "fpga-zu3", "--model", fixture, "--calib", "16", "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"estimate on fpga-zu3: latency", "dsp", "of 360 (", "bram36", "of 216 ("} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "build_prj.tcl")); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
+	"sync"
 
 	"github.com/ofac-dev/ofac/frontend"
 	"github.com/ofac-dev/ofac/ir"
+	"github.com/ofac-dev/ofac/ir/interp"
+	"github.com/ofac-dev/ofac/passes"
 	"github.com/ofac-dev/ofac/supernet/data"
 	"github.com/ofac-dev/ofac/supernet/ofa"
 	"github.com/ofac-dev/ofac/supernet/train"
@@ -49,8 +53,10 @@ func (f *supernetFlags) load() (*ofa.Net, ofa.Arch, *data.Splits, *ofa.Stats, er
 
 type evalCmd struct {
 	supernetFlags
-	Split string `default:"test" enum:"test,val" help:"Data to measure on: the official test set or the validation split (${enum})."`
-	JSON  bool   `help:"Print one JSON object instead of text."`
+	Split     string `default:"test" enum:"test,val" help:"Data to measure on: the official test set or the validation split (${enum})."`
+	Int8      bool   `name:"int8" help:"Also measure the int8-quantized subnet with the integer interpreter (the oracle of the integer backends)."`
+	Int8Calib int    `name:"int8-calib" default:"512" help:"Training images that calibrate int8 activation ranges."`
+	JSON      bool   `help:"Print one JSON object instead of text."`
 }
 
 func (c *evalCmd) Run(e *env) error {
@@ -82,13 +88,80 @@ func (c *evalCmd) Run(e *env) error {
 		return err
 	}
 	_, tot := ir.Stats(g)
+	result := map[string]any{"arch": a, "split": c.Split, "images": set.Len(), "top1": acc, "macs": tot.MACs, "params": tot.Params}
+	var acc8 float64
+	if c.Int8 {
+		samples, err := calibrationSamples(g, c.Data, c.Int8Calib)
+		if err != nil {
+			return err
+		}
+		if err := passes.Run(g, &passes.Options{Int8: true, Calibration: samples}); err != nil {
+			return err
+		}
+		if acc8, err = int8Accuracy(g, set, a.R); err != nil {
+			return err
+		}
+		result["top1_int8"] = acc8
+	}
 	if c.JSON {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{
-			"arch": a, "split": c.Split, "images": set.Len(), "top1": acc, "macs": tot.MACs, "params": tot.Params})
+		return json.NewEncoder(e.stdout).Encode(result)
 	}
 	fmt.Fprintf(e.stdout, "arch %s\n%s top-1 %.2f%% on %d images (BN recalibrated on %d training images); %s MACs, %s parameters\n",
 		a.JSON(), c.Split, 100*acc, set.Len(), c.Calib, group(tot.MACs), group(tot.Params))
+	if c.Int8 {
+		fmt.Fprintf(e.stdout, "int8 top-1 %.2f%% (calibrated on %d training images), %+.2f points against float\n", 100*acc8, c.Int8Calib, 100*(acc8-acc))
+	}
 	return nil
+}
+
+// int8Accuracy runs the quantized graph with the integer interpreter over
+// set, one image at a time, on every core.
+func int8Accuracy(g *ir.Graph, set *data.Dataset, r int) (float64, error) {
+	workers := runtime.GOMAXPROCS(0)
+	correct := make([]int, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			it, err := interp.NewInt8(g)
+			if err != nil {
+				errs[w] = err
+				return
+			}
+			loader := data.NewLoader(set, 1, false, 0)
+			ep := loader.Epoch(0)
+			x := make([]float32, r*r)
+			labels := make([]int, 1)
+			for i := w; i < set.Len(); i += workers {
+				ep.Fill(i, r, x, labels)
+				out, err := it.Run(interp.Tensor{Shape: ir.Shape{1, 1, r, r}, Data: x})
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				best := 0
+				for j, v := range out[0].Data {
+					if v > out[0].Data[best] {
+						best = j
+					}
+				}
+				if best == labels[0] {
+					correct[w]++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for w := range correct {
+		if errs[w] != nil {
+			return 0, errs[w]
+		}
+		total += correct[w]
+	}
+	return float64(total) / float64(set.Len()), nil
 }
 
 type subnetCmd struct {
