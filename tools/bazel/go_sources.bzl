@@ -3,6 +3,7 @@
 GO_TARGETS = [
     "//backends:backends",
     "//backends/c:c",
+    "//backends/hls:hls",
     "//bench/curve:curve",
     "//cmd/ofac:ofac",
     "//frontend:frontend",
