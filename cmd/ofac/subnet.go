@@ -54,6 +54,7 @@ func (f *supernetFlags) load() (*ofa.Net, ofa.Arch, *data.Splits, *ofa.Stats, er
 type evalCmd struct {
 	supernetFlags
 	Split     string `default:"test" enum:"test,val" help:"Data to measure on: the official test set or the validation split (${enum})."`
+	Images    int    `help:"Measure on only the first N images of the split (quick checks)."`
 	Int8      bool   `name:"int8" help:"Also measure the int8-quantized subnet with the integer interpreter (the oracle of the integer backends)."`
 	Int8Calib int    `name:"int8-calib" default:"512" help:"Training images that calibrate int8 activation ranges."`
 	JSON      bool   `help:"Print one JSON object instead of text."`
@@ -67,6 +68,13 @@ func (c *evalCmd) Run(e *env) error {
 	set := splits.Test
 	if c.Split == "val" {
 		set = splits.Val
+	}
+	if c.Images > 0 && c.Images < set.Len() {
+		idx := make([]int32, c.Images)
+		for i := range idx {
+			idx[i] = int32(i)
+		}
+		set = set.Subset(set.Name, idx)
 	}
 	logits := train.Logits(net, a, stats, set, 128)
 	correct := 0
