@@ -1,5 +1,6 @@
 // Package search holds the accuracy predictor and the constrained evolutionary
 // search that asks backends for costs through one interface.
 //
-// search may import backends, frontend and ir.
+// search may import ir, passes, backends, frontend and supernet: it compiles
+// candidate subnets for their costs and measures them for its accuracy data.
 package search

@@ -42,6 +42,11 @@ type cli struct {
 	Eval    evalCmd    `cmd:"" help:"Measure a subnet's top-1 accuracy, batch norm recalibrated, without retraining."`
 	Subnet  subnetCmd  `cmd:"" help:"Take a subnet out of the supernet as a model file (.ofac)."`
 	Compile compileCmd `cmd:"" help:"Compile a subnet (--arch) or a model file (--model) for a target, without search."`
+
+	AccuracyData accuracyDataCmd `cmd:"" name:"accuracy-data" help:"Measure sampled subnets' validation accuracy: the predictor's training data."`
+	Predictor    predictorCmd    `cmd:"" help:"Train the accuracy predictor on accuracy data."`
+	Search       searchCmd       `cmd:"" help:"Search the most accurate subnet that fits a budget on a target; print the Pareto front."`
+	Build        buildCmd        `cmd:"" help:"Search, compile, verify and report: a budget in, an artifact and report.md out."`
 }
 
 // env is what commands write to; tests pass buffers.
@@ -76,7 +81,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		kong.Exit(func(c int) { exited = c; panic(exitSentinel{}) }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Bind(&env{stdout: stdout, stderr: stderr}),
-		kong.Vars{"default_data": data.DefaultDir, "default_supernet": defaultSupernet, "passes": strings.Join(passes.PassNames(), ", ")},
+		kong.Vars{"default_data": data.DefaultDir, "default_supernet": defaultSupernet, "default_accuracy": defaultAccuracy, "default_predictor": defaultPredictor, "passes": strings.Join(passes.PassNames(), ", ")},
 	)
 	if err != nil {
 		fmt.Fprintf(stderr, "ofac: internal error: %v\n", err)

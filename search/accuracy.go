@@ -1,0 +1,201 @@
+package search
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"sync"
+
+	"github.com/ofac-dev/ofac/supernet/data"
+	"github.com/ofac-dev/ofac/supernet/ofa"
+	"github.com/ofac-dev/ofac/supernet/train"
+)
+
+// Record is one measured subnet: a line of an accuracy-data file.
+type Record struct {
+	Arch ofa.Arch `json:"arch"`
+	// Top1 is the accuracy on the validation split (a fraction), batch
+	// norm recalibrated on training images.
+	Top1   float64 `json:"top1"`
+	Images int     `json:"images"`
+}
+
+// SampleArchs returns n distinct archs of space drawn from seed, in a fixed
+// order: the same (space, n, seed) always gives the same list, and a
+// shorter list is a prefix of a longer one.
+func SampleArchs(space *ofa.SearchSpace, n int, seed uint64) []ofa.Arch {
+	rng := rand.New(rand.NewPCG(seed, 0xacc))
+	seen := map[string]bool{}
+	var out []ofa.Arch
+	for tries := 0; len(out) < n && tries < 100*n+1000; tries++ {
+		a := space.Random(rng)
+		canonical(space, &a)
+		if k := a.JSON(); !seen[k] {
+			seen[k] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// canonical sets the unused slots (past a stage's depth) to the smallest
+// choices, so two archs that run the same subnet have the same JSON key.
+func canonical(space *ofa.SearchSpace, a *ofa.Arch) {
+	for st := range space.Stages {
+		for j := a.D[st]; j < space.MaxDepth(); j++ {
+			i := st*space.MaxDepth() + j
+			a.KS[i], a.E[i] = space.Kernels[0], space.Expands[0]
+		}
+	}
+}
+
+// ReadRecords reads an accuracy-data file (JSON lines). A missing file is
+// no records. A torn last line (a killed writer) is ignored; any other bad
+// line is an error naming it.
+func ReadRecords(path string) ([]Record, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readRecords(f, path)
+}
+
+func readRecords(r io.Reader, path string) ([]Record, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	lines := bytes.Split(b, []byte("\n"))
+	for i, line := range lines {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var rec Record
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rec); err != nil {
+			if i == len(lines)-1 { // no newline after it: torn write
+				break
+			}
+			return nil, fmt.Errorf("%s:%d: not an accuracy record: %v", path, i+1, err)
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// CollectOptions set up accuracy-data collection.
+type CollectOptions struct {
+	Samples     int    // archs to measure in total
+	Seed        uint64 // which archs
+	CalibImages int    // training images that recalibrate batch norm
+	Batch       int
+	Workers     int
+	// Progress, if set, is called after each measured arch with the number
+	// done (of Samples) so far.
+	Progress func(done, total int)
+}
+
+// Collect measures the top-1 validation accuracy of opt.Samples subnets of
+// net and appends one Record per arch to path as it goes. Archs already in
+// path are skipped, so a stopped run continues where it was. The file's
+// lines come in completion order; readers sort.
+func Collect(net *ofa.Net, splits *data.Splits, path string, o CollectOptions) ([]Record, error) {
+	if o.Samples < 1 || o.CalibImages < 1 || o.Batch < 1 || o.Workers < 1 {
+		return nil, fmt.Errorf("accuracy data: samples, calibration images, batch and workers must be at least 1")
+	}
+	done, err := ReadRecords(path)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, r := range done {
+		if err := net.Space.Validate(r.Arch); err != nil {
+			return nil, fmt.Errorf("%s holds an arch of another search space: %v", path, err)
+		}
+		have[r.Arch.JSON()] = true
+	}
+	var todo []ofa.Arch
+	all := SampleArchs(&net.Space, o.Samples, o.Seed)
+	for _, a := range all {
+		if !have[a.JSON()] {
+			todo = append(todo, a)
+		}
+	}
+	if err := terminateLine(path); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var (
+		mu       sync.Mutex
+		firstErr error
+		next     int
+		count    = len(all) - len(todo)
+	)
+	var wg sync.WaitGroup
+	for range min(o.Workers, max(1, len(todo))) {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if next >= len(todo) || firstErr != nil {
+					mu.Unlock()
+					return
+				}
+				a := todo[next]
+				next++
+				mu.Unlock()
+				acc, err := train.Evaluate(net, a, splits.Train, splits.Val, o.CalibImages, o.Batch)
+				rec := Record{Arch: a, Top1: acc, Images: splits.Val.Len()}
+				line, _ := json.Marshal(rec)
+				mu.Lock()
+				if err == nil {
+					_, err = f.Write(append(line, '\n'))
+				}
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if err == nil {
+					done = append(done, rec)
+					count++
+					if o.Progress != nil {
+						o.Progress(count, len(all))
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return done, f.Sync()
+}
+
+// terminateLine drops a torn last line left by a killed writer, so appended
+// records start on a line of their own.
+func terminateLine(path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil || len(b) == 0 || b[len(b)-1] == '\n' {
+		return err
+	}
+	cut := bytes.LastIndexByte(b, '\n') + 1
+	return os.Truncate(path, int64(cut))
+}

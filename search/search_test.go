@@ -1,0 +1,335 @@
+package search
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/ofac-dev/ofac/backends/c"
+	_ "github.com/ofac-dev/ofac/backends/hls"
+	"github.com/ofac-dev/ofac/supernet/data"
+	"github.com/ofac-dev/ofac/supernet/data/datatest"
+	"github.com/ofac-dev/ofac/supernet/ofa"
+)
+
+// macCost is a cheap synthetic cost model for testing the search algorithm:
+// latency from MACs, "flash_bytes" from the arch's weight count proxy.
+type macCost struct{ net *ofa.Net }
+
+func (m macCost) Cost(a ofa.Arch) (Cost, error) {
+	macs := float64(m.net.MACs(a))
+	var w float64
+	sp := m.net.Space
+	for st := range sp.Stages {
+		for j := 0; j < a.D[st]; j++ {
+			i := st*sp.MaxDepth() + j
+			w += float64(a.KS[i]*a.KS[i]+2*sp.Stages[st].Width) * float64(a.E[i]) * float64(sp.Stages[st].Width)
+		}
+	}
+	return Cost{LatencyMs: macs / 1e5, Resources: map[string]float64{"flash_bytes": w}}, nil
+}
+
+// synthAcc is a smooth synthetic accuracy: more capacity is better, with
+// diminishing returns and per-position preferences so the optimum is not
+// simply the largest feasible arch.
+type synthAcc struct{ space ofa.SearchSpace }
+
+func (s synthAcc) PredictBatch(archs []ofa.Arch) []float64 {
+	out := make([]float64, len(archs))
+	for n, a := range archs {
+		v := 0.5 + 0.01*float64(a.R)
+		for st := range s.space.Stages {
+			for j := 0; j < a.D[st]; j++ {
+				i := st*s.space.MaxDepth() + j
+				v += 0.02*math.Log(float64(a.E[i])) + 0.003*float64(a.KS[i]*((i%3)-1))
+			}
+		}
+		out[n] = v
+	}
+	return out
+}
+
+func TestSearchBeatsRandomSampling(t *testing.T) {
+	space := ofa.Tiny
+	net := ofa.New(space, 1)
+	cm := macCost{net}
+	acc := synthAcc{space}
+	small, _ := cm.Cost(Minimal(&space))
+	big, _ := cm.Cost(space.Largest())
+	pairs := []Constraints{
+		{LatencyKey: small.LatencyMs * 1.5},
+		{LatencyKey: (small.LatencyMs + big.LatencyMs) / 3},
+		{LatencyKey: big.LatencyMs * 0.7},
+		{LatencyKey: big.LatencyMs, "flash_bytes": big.Resources["flash_bytes"] / 3},
+		{"flash_bytes": big.Resources["flash_bytes"] / 2},
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	randoms := make([]ofa.Arch, 50000)
+	for i := range randoms {
+		randoms[i] = space.Random(rng)
+	}
+	randAcc := acc.PredictBatch(randoms)
+	randCost := make([]Cost, len(randoms))
+	for i, a := range randoms {
+		randCost[i], _ = cm.Cost(a)
+	}
+	for i, cons := range pairs {
+		res, err := Evolve(&space, acc, cm, cons, Options{Seed: uint64(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		best := math.Inf(-1)
+		for j := range randoms {
+			if cons.Fits(randCost[j]) {
+				best = max(best, randAcc[j])
+			}
+		}
+		if !cons.Fits(res.Best.Cost) {
+			t.Errorf("%s: best arch breaks the budget: %+v", cons, res.Best.Cost)
+		}
+		if res.Best.Accuracy < best {
+			t.Errorf("%s: search found %.4f, random sampling %.4f", cons, res.Best.Accuracy, best)
+		}
+		t.Logf("%s: search %.4f (%d costed), best of 50000 random %.4f", cons, res.Best.Accuracy, res.CostCalls, best)
+	}
+}
+
+func TestEvolveDeterministicAcrossWorkers(t *testing.T) {
+	space := ofa.Tiny
+	cm := macCost{ofa.New(space, 1)}
+	acc := synthAcc{space}
+	big, _ := cm.Cost(space.Largest())
+	cons := Constraints{LatencyKey: big.LatencyMs / 2}
+	var first string
+	for _, w := range []int{1, 2, 5} {
+		res, err := Evolve(&space, acc, cm, cons, Options{Seed: 3, Generations: 30, Workers: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := fmt.Sprint(res.Best, res.History, len(res.Population))
+		if first == "" {
+			first = got
+		} else if got != first {
+			t.Fatalf("workers=%d changed the result:\n%s\n%s", w, got, first)
+		}
+	}
+}
+
+func TestInfeasibleBudgetFailsFast(t *testing.T) {
+	space := ofa.Tiny
+	cm := macCost{ofa.New(space, 1)}
+	small, _ := cm.Cost(Minimal(&space))
+	_, err := Evolve(&space, synthAcc{space}, cm, Constraints{LatencyKey: small.LatencyMs * 0.9}, Options{})
+	var ie *InfeasibleError
+	if !errors.As(err, &ie) || ie.Smallest != small.LatencyMs {
+		t.Fatalf("error %v, want an InfeasibleError with the smallest latency %g", err, small.LatencyMs)
+	}
+	if !strings.Contains(err.Error(), "smallest subnet") {
+		t.Errorf("error %q does not say what the smallest subnet needs", err)
+	}
+}
+
+func TestParseValue(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     float64
+	}{
+		{LatencyKey, "5ms", 5}, {LatencyKey, "500us", 0.5}, {LatencyKey, "0.2s", 200}, {LatencyKey, "7", 7},
+		{"sram_bytes", "320KB", 320 << 10}, {"flash_bytes", "1MB", 1 << 20}, {"sram_bytes", "4096", 4096},
+		{"flash_bytes", "1.5MiB", 1.5 * (1 << 20)}, {"dsp", "360", 360}, {"lut", "70k", 70000},
+	} {
+		got, err := ParseValue(tc.name, tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseValue(%s, %q) = %g, %v; want %g", tc.name, tc.in, got, err, tc.want)
+		}
+	}
+	for _, tc := range [][2]string{{LatencyKey, "5KB"}, {"sram_bytes", "5ms"}, {"dsp", "-1"}, {"dsp", "abc"}, {LatencyKey, ""}} {
+		if _, err := ParseValue(tc[0], tc[1]); err == nil {
+			t.Errorf("ParseValue(%s, %q) accepted", tc[0], tc[1])
+		}
+	}
+}
+
+// synthRecords are accuracy records of the synthetic model with noise.
+func synthRecords(space ofa.SearchSpace, n int) []Record {
+	archs := SampleArchs(&space, n, 5)
+	accs := synthAcc{space}.PredictBatch(archs)
+	rng := rand.New(rand.NewPCG(1, 1))
+	out := make([]Record, len(archs))
+	for i, a := range archs {
+		out[i] = Record{Arch: a, Top1: accs[i]/2 + 0.005*rng.NormFloat64(), Images: 100}
+	}
+	return out
+}
+
+func TestPredictorLearnsAndIsDeterministic(t *testing.T) {
+	space := ofa.Tiny
+	recs := synthRecords(space, 300)
+	o := TrainOptions{Hidden: 64, Epochs: 100, Seed: 2}
+	p, err := TrainPredictor(space, recs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The spread of the targets, the RMSE of always predicting the mean.
+	var mean, sd float64
+	for _, r := range recs {
+		mean += r.Top1
+	}
+	mean /= float64(len(recs))
+	for _, r := range recs {
+		sd += (r.Top1 - mean) * (r.Top1 - mean)
+	}
+	sd = math.Sqrt(sd / float64(len(recs)))
+	t.Logf("held-out RMSE %.4f, target spread %.4f", p.RMSE, sd)
+	if p.RMSE > sd/2 {
+		t.Errorf("held-out RMSE %.4f is not well below the spread %.4f", p.RMSE, sd)
+	}
+	// Same records in another order, same predictor.
+	rev := append([]Record(nil), recs...)
+	slices.Reverse(rev)
+	q, err := TrainPredictor(space, rev, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := p.Encode()
+	b, _ := q.Encode()
+	if !bytes.Equal(a, b) {
+		t.Fatal("the predictor depends on the order of the records")
+	}
+	back, err := DecodePredictor(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x := space.Largest(); back.Predict(x) != p.Predict(x) {
+		t.Fatal("a saved predictor predicts differently")
+	}
+	flipped := bytes.Replace(a, []byte(`"mean":`), []byte(`"mean":1`), 1)
+	if _, err := DecodePredictor(flipped); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Errorf("a changed model decoded: %v", err)
+	}
+	// Batches do not change predictions.
+	archs := SampleArchs(&space, 300, 8)
+	all := p.PredictBatch(archs)
+	for i := 0; i < len(archs); i += 37 {
+		if one := p.Predict(archs[i]); one != all[i] {
+			t.Fatalf("arch %d: %g alone, %g in a batch", i, one, all[i])
+		}
+	}
+}
+
+func FuzzDecodePredictor(f *testing.F) {
+	p, err := TrainPredictor(ofa.Tiny, synthRecords(ofa.Tiny, 20), TrainOptions{Hidden: 4, Depth: 1, Epochs: 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, _ := p.Encode()
+	f.Add(good)
+	f.Add([]byte(`{"format":"ofac-predictor/1","checksum":"00000000","model":{}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		q, err := DecodePredictor(b)
+		if err != nil {
+			return
+		}
+		if _, err := q.Encode(); err != nil {
+			t.Fatalf("a predictor that reads does not write: %v", err)
+		}
+		q.Predict(Minimal(&q.Space))
+	})
+}
+
+func TestCollectResumes(t *testing.T) {
+	dir := t.TempDir()
+	if err := datatest.Write(dir, 300, 30, 1); err != nil {
+		t.Fatal(err)
+	}
+	splits, err := data.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net := ofa.New(ofa.Tiny, 1)
+	path := filepath.Join(dir, "acc.jsonl")
+	o := CollectOptions{Samples: 4, Seed: 1, CalibImages: 50, Batch: 50, Workers: 2}
+	if _, err := Collect(net, splits, path, o); err != nil {
+		t.Fatal(err)
+	}
+	// A torn line from a killed writer is dropped; only new archs are measured.
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"arch":{"ks":[3`)
+	f.Close()
+	calls := 0
+	o.Samples = 6
+	o.Progress = func(done, total int) { calls++ }
+	recs, err := Collect(net, splits, path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 6 || calls != 2 {
+		t.Fatalf("%d records after resuming, %d measured; want 6 and 2", len(recs), calls)
+	}
+	back, err := ReadRecords(path)
+	if err != nil || len(back) != 6 {
+		t.Fatalf("file holds %d records (%v), want 6", len(back), err)
+	}
+	for _, r := range back {
+		if r.Images != splits.Val.Len() || r.Top1 < 0 || r.Top1 > 1 {
+			t.Errorf("bad record %+v", r)
+		}
+	}
+}
+
+func TestBackendCostCachesAndMatchesSmallest(t *testing.T) {
+	net := ofa.New(ofa.Tiny, 1)
+	for _, target := range []string{"mcu-m7", "fpga-zu9"} {
+		cm, err := NewBackendCost(net, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		small, err := cm.Cost(Minimal(&net.Space))
+		if err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(start)
+		big, err := cm.Cost(net.Space.Largest())
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, _ := cm.Cost(net.Space.Largest())
+		if cm.Misses != 2 || again.LatencyMs != big.LatencyMs {
+			t.Errorf("%s: %d estimates computed, want 2 (cache)", target, cm.Misses)
+		}
+		if !(small.LatencyMs < big.LatencyMs) {
+			t.Errorf("%s: smallest %.4f ms is not faster than largest %.4f ms", target, small.LatencyMs, big.LatencyMs)
+		}
+		t.Logf("%s: one estimate %v; smallest %+v", target, took, small)
+	}
+}
+
+// BenchmarkEvolveDefault is the default search (population 100, 500
+// generations) on the default space with a 400-unit predictor and the cheap
+// synthetic cost model: the search's own cost, without the backends'.
+func BenchmarkEvolveDefault(b *testing.B) {
+	space := ofa.Default
+	p, err := TrainPredictor(space, synthRecords(space, 200), TrainOptions{Epochs: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cm := macCost{ofa.New(space, 1)}
+	big, _ := cm.Cost(space.Largest())
+	for b.Loop() {
+		res, err := Evolve(&space, p, cm, Constraints{LatencyKey: big.LatencyMs / 2}, Options{Seed: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(res.Predictions), "predictions")
+		b.ReportMetric(float64(res.CostCalls), "costs")
+	}
+}
