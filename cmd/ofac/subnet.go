@@ -13,6 +13,7 @@ import (
 	"github.com/ofac-dev/ofac/ir/interp"
 	"github.com/ofac-dev/ofac/passes"
 	"github.com/ofac-dev/ofac/supernet/data"
+	"github.com/ofac-dev/ofac/supernet/nn"
 	"github.com/ofac-dev/ofac/supernet/ofa"
 	"github.com/ofac-dev/ofac/supernet/train"
 )
@@ -78,15 +79,8 @@ func (c *evalCmd) Run(e *env) error {
 	}
 	logits := train.Logits(net, a, stats, set, 128)
 	correct := 0
-	for i := 0; i < set.Len(); i++ {
-		row := logits.Data[i*net.Space.Classes : (i+1)*net.Space.Classes]
-		best := 0
-		for j, v := range row {
-			if v > row[best] {
-				best = j
-			}
-		}
-		if best == int(set.Labels[i]) {
+	for i, p := range nn.Argmax(logits) {
+		if p == int(set.Labels[i]) {
 			correct++
 		}
 	}

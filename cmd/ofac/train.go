@@ -12,6 +12,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/ofac-dev/ofac/internal/atomicfile"
+
 	"github.com/ofac-dev/ofac/supernet/data"
 	"github.com/ofac-dev/ofac/supernet/ofa"
 	"github.com/ofac-dev/ofac/supernet/optim"
@@ -216,6 +218,9 @@ func (l *logged) Epoch(r train.EpochRecord) {
 		for _, h := range l.ck.State.History {
 			fmt.Fprintf(&b, "%s,%d,%.6g,%.6f,%.6f,%.6f,%.1f,%.1f,%.2f\n", h.Phase, h.Epoch, h.LR, h.Loss, h.TrainAcc, h.ValAcc, h.Seconds, h.ImagesSec, h.GFLOPS)
 		}
-		os.WriteFile(l.csv, []byte(b.String()), 0o644)
+		// Atomic, so a script reading the curve never sees half of it.
+		if err := atomicfile.Write(l.csv, []byte(b.String())); err != nil {
+			fmt.Fprintf(os.Stderr, "ofac: %v\n", err)
+		}
 	}
 }
