@@ -144,7 +144,7 @@ func (c *buildCmd) Run(e *env) error {
 	fmt.Fprintf(e.stdout, "wrote %s for %s (%s backend)\n  arch %s\n  predicted top-1 %.2f%%, measured %.2f%% (float, %d validation images), int8 %.2f%% (%d test images)\n",
 		c.Out, s.target.Name, s.backend.Name(), a.JSON(), 100*best.Accuracy, 100*measured, splits.Val.Len(), 100*int8Acc, n)
 	printEstimate(e, s.target, cost)
-	fmt.Fprintf(e.stdout, "search: %d generations in %.2fs, %d subnets costed\n", c.Generations, s.took.Seconds(), s.res.CostCalls)
+	fmt.Fprintf(e.stdout, "search: %d generations in %.2fs, %d subnets priced by the exact cost model\n", c.Generations, s.took.Seconds(), s.res.CostCalls)
 	return nil
 }
 

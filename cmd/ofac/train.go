@@ -26,7 +26,7 @@ type trainCmd struct {
 	Arch   string `placeholder:"ARCH" help:"Train this one architecture from scratch instead of progressive shrinking: largest, smallest, random:SEED or a JSON file."`
 	Epochs int    `default:"20" help:"Epochs for --arch training."`
 	Space  string `default:"default" enum:"default,tiny" help:"Search space: default, or tiny for smoke tests (${enum})."`
-	Init   string `placeholder:"CKPT" help:"Start from the weights of this checkpoint (same space), e.g. the largest network trained with --arch largest as the full phase."`
+	Init   string `placeholder:"CKPT" help:"Start from the weights (and, if it has one, the distillation teacher) of this checkpoint (same space): the largest network trained with --arch largest as the full phase, or a supernet to continue with later phases only."`
 
 	PhaseEpochs map[string]int     `placeholder:"PHASE=N;..." help:"Epochs per progressive-shrinking phase, e.g. full=12;kernel=3 (phases: full, kernel, depth1, depth2, expand1, expand2; 0 skips one)."`
 	PhaseLR     map[string]float64 `name:"phase-lr" placeholder:"PHASE=LR;..." help:"Peak learning rate per phase."`
@@ -138,6 +138,13 @@ func (c *trainCmd) fresh() (*train.Checkpoint, error) {
 		}
 		if err := net.CopyFrom(from.Net); err != nil {
 			return nil, fmt.Errorf("--init %s: %w", c.Init, err)
+		}
+		// A supernet checkpoint past its full phase carries the frozen
+		// teacher; keep it, so a schedule can continue with later phases
+		// only (--phase-epochs full=0;...) and still distil from the
+		// network the full phase trained.
+		if from.Teacher != nil {
+			return &train.Checkpoint{Config: cfg, Net: net, Teacher: from.Teacher}, nil
 		}
 	}
 	return &train.Checkpoint{Config: cfg, Net: net}, nil

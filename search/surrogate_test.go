@@ -1,0 +1,91 @@
+package search
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/ofac-dev/ofac/supernet/ofa"
+)
+
+// TestSurrogateTracksBackends fits the surrogate to both backends' exact
+// models on the default space and checks it on archs it never saw. The C
+// backend's latency is a sum over layers and the surrogate must land
+// within 10%; the HLS planner's lane choices follow the divisors of each
+// layer's channel counts, which no smooth model captures, so there it only
+// has to stay within a factor of two (VerifiedEvolve prices the final
+// population exactly either way).
+func TestSurrogateTracksBackends(t *testing.T) {
+	if testing.Short() {
+		t.Skip("prices ~100 subnets with the exact models")
+	}
+	net := ofa.New(ofa.Default, 1)
+	for target, limit := range map[string]float64{"mcu-m7": 0.10, "fpga-zu9": 1.0} {
+		exact, err := NewBackendCost(net, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sur, err := FitLinearCost(&net.Space, exact, DefaultProbes, 1, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(9, 9))
+		worst := 0.0
+		for range 16 {
+			a := net.Space.Random(rng)
+			e, err := exact.Cost(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, _ := sur.Cost(a)
+			rel := (s.LatencyMs - e.LatencyMs) / e.LatencyMs
+			worst = max(worst, rel, -rel)
+		}
+		t.Logf("%s: probe fit %v; held-out latency error up to %.1f%%", target, sur.Fit, 100*worst)
+		if worst > limit {
+			t.Errorf("%s: surrogate latency off by %.1f%% on a held-out subnet", target, 100*worst)
+		}
+	}
+}
+
+// TestVerifiedEvolveMeetsExactBudget runs the verified search on the HLS
+// model, where the surrogate is roughest, with a budget between the
+// smallest and largest subnet: the result must meet it by the exact model,
+// and every reported cost must be the exact one.
+func TestVerifiedEvolveMeetsExactBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("prices subnets with the exact model")
+	}
+	net := ofa.New(ofa.Default, 1)
+	exact, err := NewBackendCost(net, "fpga-zu9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sur, err := FitLinearCost(&net.Space, exact, DefaultProbes, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, _ := exact.Cost(Minimal(&net.Space))
+	hi, _ := exact.Cost(net.Space.Largest())
+	cons := Constraints{LatencyKey: (lo.LatencyMs + hi.LatencyMs) / 2}
+	p, err := TrainPredictor(net.Space, synthRecords(net.Space, 200), TrainOptions{Epochs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := VerifiedEvolve(&net.Space, p, exact, sur, cons, Options{Seed: 3, Generations: 20}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range res.Population {
+		want, _ := exact.Cost(c.Arch)
+		if c.Cost.LatencyMs != want.LatencyMs {
+			t.Fatalf("population cost %.4f ms is not the exact %.4f ms", c.Cost.LatencyMs, want.LatencyMs)
+		}
+		if !cons.Fits(c.Cost) {
+			t.Fatalf("population member breaks %s: %+v", cons, c.Cost)
+		}
+	}
+	if res.Best.Arch.JSON() != res.Population[0].Arch.JSON() {
+		t.Error("best is not the population's first")
+	}
+	t.Logf("budget %.3f ms: best %.3f ms, predicted %.4f, %d exact estimates", cons[LatencyKey], res.Best.Cost.LatencyMs, res.Best.Accuracy, res.CostCalls)
+}
