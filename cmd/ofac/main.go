@@ -41,6 +41,7 @@ type cli struct {
 	Train   trainCmd   `cmd:"" help:"Train the supernet (progressive shrinking) or one architecture from scratch."`
 	Eval    evalCmd    `cmd:"" help:"Measure a subnet's top-1 accuracy, batch norm recalibrated, without retraining."`
 	Subnet  subnetCmd  `cmd:"" help:"Take a subnet out of the supernet as a model file (.ofac)."`
+	Release releaseCmd `cmd:"" help:"Strip a finished supernet checkpoint to the form it ships in."`
 	Compile compileCmd `cmd:"" help:"Compile a subnet (--arch) or a model file (--model) for a target, without search."`
 
 	AccuracyData accuracyDataCmd `cmd:"" name:"accuracy-data" help:"Measure sampled subnets' validation accuracy: the predictor's training data."`

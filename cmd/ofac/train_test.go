@@ -126,6 +126,31 @@ func TestTrainInit(t *testing.T) {
 	if a.Net.Params()[0].Data[0] != b.Teacher.Params()[0].Data[0] {
 		t.Fatal("the teacher is not the --init network")
 	}
+	// Continuing a supernet with later phases only distils from its
+	// teacher, not from the supernet as it now is.
+	third := filepath.Join(dir, "third.ckpt")
+	args = append(base, "--init", second, "-o", third, "--phase-epochs", "full=0;kernel=0;depth1=0;depth2=0;expand1=0;expand2=1")
+	if code, _, errOut := ofac(t, args...); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	c, _ := train.LoadCheckpoint(third)
+	if c.Teacher == nil || c.Teacher.Params()[0].Data[0] != b.Teacher.Params()[0].Data[0] {
+		t.Fatal("continuing run did not keep the --init checkpoint's teacher")
+	}
+	// Released, it keeps the weights and drops teacher and momentum.
+	released := filepath.Join(dir, "released.ckpt")
+	if code, _, errOut := ofac(t, "release", third, "-o", released); code != 0 {
+		t.Fatalf("release: exit %d: %s", code, errOut)
+	}
+	r, err := train.LoadCheckpoint(released)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, _ := os.Stat(third)
+	small, _ := os.Stat(released)
+	if r.Teacher != nil || r.Momentum != nil || r.Net.Params()[0].Data[0] != c.Net.Params()[0].Data[0] || small.Size() >= big.Size() {
+		t.Fatalf("released: teacher %v, momentum %v, %d bytes from %d", r.Teacher != nil, r.Momentum != nil, small.Size(), big.Size())
+	}
 	bad := []string{"train", "--data", dir, "--init", first, "-o", filepath.Join(dir, "x.ckpt"), "-q"}
 	if code, _, errOut := ofac(t, bad...); code != 1 || !strings.Contains(errOut, "--init") {
 		t.Fatalf("init from another space: exit %d, %q", code, errOut)

@@ -289,3 +289,11 @@ func (c *Checkpoint) StripTimings() {
 		h.Seconds, h.ImagesSec, h.GFLOPS = 0, 0, 0
 	}
 }
+
+// Release drops what only a continuing run needs, the optimiser's momentum
+// and the distillation teacher, leaving the weights, config and learning
+// curve: the form the supernet ships in (about a third of the size).
+func (c *Checkpoint) Release() {
+	c.Momentum = nil
+	c.Teacher = nil
+}
