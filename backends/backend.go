@@ -1,10 +1,12 @@
 package backends
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/ofac-dev/ofac/ir"
+	"github.com/ofac-dev/ofac/ir/interp"
 	"github.com/ofac-dev/ofac/passes"
 )
 
@@ -78,3 +80,16 @@ func For(name string) (Backend, Target, error) {
 	defer mu.Unlock()
 	return backendsByName[t.Backend], t, nil
 }
+
+// Verifier is implemented by backends whose artifacts can run on this
+// machine (a host build of the C library, a C simulation of the HLS
+// design). Verify emits g for t into a scratch folder with inputs as its
+// test data, builds and runs it with the host's compiler and returns nil
+// only when every output is bit-identical to the int8 interpreter's. A
+// missing compiler is reported as an error wrapping ErrNoHostTool.
+type Verifier interface {
+	Verify(g *ir.Graph, plan *passes.MemoryPlan, t Target, inputs []interp.Tensor) error
+}
+
+// ErrNoHostTool says a compiler a host check needs is not installed.
+var ErrNoHostTool = errors.New("host compiler not installed")

@@ -41,6 +41,10 @@ type Report struct {
 	// images.
 	Int8Top1   float64 `json:"int8_top1_test"`
 	TestImages int     `json:"test_images"`
+	// HostCheck says how the artifact itself was run on those images
+	// (host build or C simulation) and that its outputs were bit-exact
+	// with the integer interpreter, or why it was not run.
+	HostCheck string `json:"host_check"`
 	// Cost is the backend's estimate of the compiled graph.
 	LatencyMs float64              `json:"latency_ms"`
 	Resources map[string]float64   `json:"resources"`
@@ -77,7 +81,8 @@ func (r *Report) Markdown() []byte {
 	fmt.Fprintf(&b, "- %s MACs, %s parameters\n", group(r.MACs), group(r.Params))
 	fmt.Fprintf(&b, "- predicted top-1: %.2f%% (predictor RMSE %.2f points on held-out subnets)\n", 100*r.PredictedTop1, 100*r.PredictorRMSE)
 	fmt.Fprintf(&b, "- measured top-1, float, batch norm recalibrated: %.2f%% on %d validation images\n", 100*r.MeasuredTop1, r.ValImages)
-	fmt.Fprintf(&b, "- measured top-1, int8 (integer interpreter, the backends' bit-exact reference): %.2f%% on %d test images\n\n", 100*r.Int8Top1, r.TestImages)
+	fmt.Fprintf(&b, "- measured top-1, int8 (integer interpreter, the backends' bit-exact reference): %.2f%% on %d test images\n", 100*r.Int8Top1, r.TestImages)
+	fmt.Fprintf(&b, "- artifact check: %s\n\n", r.HostCheck)
 	b.WriteString("## Budget use\n\n| quantity | used | budget | capacity |\n|---|---:|---:|---:|\n")
 	names := []string{LatencyKey}
 	for k := range r.Resources {

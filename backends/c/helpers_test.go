@@ -2,11 +2,9 @@ package c
 
 import (
 	"bytes"
-	"encoding/binary"
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -198,95 +196,16 @@ func oracle(t testing.TB, g *ir.Graph, s *schedule, xs [][]float32) (inCodes [][
 	return inCodes, outCodes
 }
 
-// hostRunner is the test's host program: it reads input codes from argv[1]
-// and writes the outputs to argv[2], running each image on a freshly
-// scribbled, exactly sized heap arena (so ASan sees any read past it and a
-// stale-arena dependency shows up as a mismatch).
-const hostRunner = `#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include "ofa_model.h"
-
-int main(int argc, char **argv)
-{
-    static int8_t in[OFA_MODEL_INPUT_SIZE];
-    static ofa_model_output_t out[OFA_MODEL_OUTPUT_SIZE];
-    unsigned char *arena = malloc(OFA_MODEL_ARENA_SIZE);
-    FILE *fi, *fo;
-    int n = 0;
-    if (argc != 3 || arena == NULL) {
-        return 2;
-    }
-    fi = fopen(argv[1], "rb");
-    fo = fopen(argv[2], "wb");
-    if (fi == NULL || fo == NULL) {
-        return 2;
-    }
-    while (fread(in, 1, sizeof in, fi) == sizeof in) {
-        memset(arena, 0x5A ^ (n * 37), OFA_MODEL_ARENA_SIZE);
-        if (ofa_model_run(in, out, arena) != 0) {
-            return 3;
-        }
-        fwrite(out, sizeof out, 1, fo);
-        n++;
-    }
-    fclose(fo);
-    fclose(fi);
-    free(arena);
-    return 0;
-}
-`
-
-var strictFlags = []string{"-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"}
-
-// runHost builds lib with the host runner (sanitizers on) and returns its
-// outputs for inputs, as int32 whatever the output type.
+// runHost builds lib with the host runner (sanitizers on, warnings as
+// errors) and returns its outputs for inputs, as int32 whatever the output
+// type.
 func runHost(t testing.TB, lib string, s *schedule, inputs [][]int8) [][]int32 {
 	t.Helper()
 	gcc := tool(t, "gcc")
-	work := t.TempDir()
-	if err := os.WriteFile(filepath.Join(work, "runner.c"), []byte(hostRunner), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	args := append([]string{}, strictFlags...)
-	args = append(args, "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-I", lib, "-o", "runner", "runner.c")
-	for _, f := range []string{"ofa_model.c", "ofa_model_weights.c", "ofa_model_kernels.c"} {
-		args = append(args, filepath.Join(lib, f))
-	}
-	runCmd(t, work, gcc, args...)
-	var buf bytes.Buffer
-	for _, in := range inputs {
-		for _, v := range in {
-			buf.WriteByte(byte(v))
-		}
-	}
-	if err := os.WriteFile(filepath.Join(work, "in.bin"), buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	runCmd(t, work, filepath.Join(work, "runner"), "in.bin", "out.bin")
-	raw, err := os.ReadFile(filepath.Join(work, "out.bin"))
+	flags := append(append([]string{}, strictFlags...), "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all")
+	out, err := runLibrary(gcc, lib, t.TempDir(), s, inputs, flags)
 	if err != nil {
 		t.Fatal(err)
-	}
-	m := s.output.Shape.NumElements()
-	size := 1
-	if s.outDType == ir.I32 {
-		size = 4
-	}
-	if len(raw) != len(inputs)*m*size {
-		t.Fatalf("runner wrote %d bytes, want %d", len(raw), len(inputs)*m*size)
-	}
-	out := make([][]int32, len(inputs))
-	for i := range out {
-		out[i] = make([]int32, m)
-		for j := range out[i] {
-			k := (i*m + j) * size
-			if size == 4 {
-				out[i][j] = int32(binary.LittleEndian.Uint32(raw[k:]))
-			} else {
-				out[i][j] = int32(int8(raw[k]))
-			}
-		}
 	}
 	return out
 }

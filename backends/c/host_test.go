@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ofac-dev/ofac/backends"
+	"github.com/ofac-dev/ofac/ir/interp"
 	"github.com/ofac-dev/ofac/ir/irtest"
 )
 
@@ -129,5 +130,19 @@ func TestEstimate(t *testing.T) {
 	fg, _ := irtest.Fixture()
 	if _, err := (Backend{}).Estimate(fg, plan(t, fg), mustTarget(t, "mcu-m4")); err == nil || !strings.Contains(err.Error(), "int8") {
 		t.Fatalf("float graph: %v", err)
+	}
+}
+
+// TestVerify runs the backend's own host check, the one ofac build calls,
+// on the fixture with 20 test images.
+func TestVerify(t *testing.T) {
+	tool(t, "gcc")
+	g := fixtureInt8(t)
+	var in []interp.Tensor
+	for _, x := range images(testSet(t).Test, 20, g.Inputs[0].Shape[2]) {
+		in = append(in, interp.Tensor{Shape: g.Inputs[0].Shape, Data: x})
+	}
+	if err := (Backend{}).Verify(g, plan(t, g), mustTarget(t, "mcu-m7"), in); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -412,3 +412,17 @@ func TestCostModel(t *testing.T) {
 		}
 	}
 }
+
+// TestVerify runs the backend's own C-simulation check, the one ofac build
+// calls, on one subnet with 10 test images.
+func TestVerify(t *testing.T) {
+	if _, err := exec.LookPath("g++"); err != nil {
+		t.Skip("g++ not found: the C-simulation check needs a C++14 compiler on PATH")
+	}
+	s, subs := testSubnets(t)
+	g := subs[0].g
+	err := (Backend{}).Verify(g, nil, target(t, "fpga-zu3"), testImages(s, 10, g.Inputs[0].Shape[2]))
+	if err != nil {
+		t.Fatal(err)
+	}
+}

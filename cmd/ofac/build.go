@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ofac-dev/ofac/backends"
 	"github.com/ofac-dev/ofac/frontend"
 	"github.com/ofac-dev/ofac/ir"
+	"github.com/ofac-dev/ofac/ir/interp"
 	"github.com/ofac-dev/ofac/passes"
 	"github.com/ofac-dev/ofac/search"
 	"github.com/ofac-dev/ofac/supernet/data"
@@ -21,7 +23,7 @@ type buildCmd struct {
 	Data     string `placeholder:"DIR" default:"${default_data}" help:"Folder with the Fashion-MNIST files (recalibration, calibration, verification)."`
 	BNCalib  int    `name:"bn-calib" default:"2000" help:"Training images that recalibrate batch norm."`
 	Calib    int    `default:"512" help:"Training images that calibrate int8 activation ranges."`
-	Verify   int    `default:"100" help:"Test images the int8 graph is checked on (integer interpreter)."`
+	Verify   int    `default:"100" help:"Test images the int8 graph is measured on (integer interpreter) and the artifact itself is run on (host build or C simulation), bit-exact or the build fails."`
 	Out      string `short:"o" required:"" placeholder:"DIR" help:"Folder to write; must not exist or be empty unless --force."`
 	Force    bool   `help:"Replace a non-empty output folder."`
 }
@@ -30,8 +32,10 @@ func (c *buildCmd) Help() string {
 	return `Search, then compile: finds the subnet with the best predicted accuracy that
 fits the budget on the target's cost model, extracts it from the supernet with
 batch norm recalibrated, runs the passes and the backend, checks accuracy
-(float on the validation split, int8 with the integer interpreter, which the
-backends are bit-exact with, on --verify test images) and writes DIR with
+(float on the validation split, int8 with the integer interpreter on --verify
+test images), runs the artifact itself on those images (host build with gcc,
+or the HLS C simulation with g++) and fails unless its outputs are bit-exact
+with the interpreter's, then writes DIR with
   artifact/    the backend's output (C library or HLS project)
   model.ofac   the float subnet
   arch.json    the chosen architecture
@@ -101,11 +105,15 @@ func (c *buildCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	check, err := hostCheck(s.backend, g, plan, s.target, splits.Test, n, a.R)
+	if err != nil {
+		return err
+	}
 	rep := &search.Report{
 		Target: s.target.Name, Backend: s.backend.Name(), Constraints: s.cons, Capacity: s.target.Capacity,
 		Arch: a, MACs: tot.MACs, Params: tot.Params,
 		PredictedTop1: best.Accuracy, PredictorRMSE: s.pred.RMSE,
-		MeasuredTop1: measured, ValImages: splits.Val.Len(), Int8Top1: int8Acc, TestImages: n,
+		MeasuredTop1: measured, ValImages: splits.Val.Len(), Int8Top1: int8Acc, TestImages: n, HostCheck: check,
 		LatencyMs: cost.LatencyMs, Resources: cost.Resources, Layers: cost.Layers,
 		Search: search.SearchSummary{Population: c.Population, Generations: c.Generations, Seed: c.Seed, CostCalls: s.res.CostCalls, Predictions: s.res.Predictions},
 		Pareto: search.Pareto(s.res.Population), Population: s.res.Population,
@@ -146,6 +154,33 @@ func (c *buildCmd) Run(e *env) error {
 	printEstimate(e, s.target, cost)
 	fmt.Fprintf(e.stdout, "search: %d generations in %.2fs, %d subnets priced by the exact cost model\n", c.Generations, s.took.Seconds(), s.res.CostCalls)
 	return nil
+}
+
+// hostCheck runs the artifact itself, when the backend can build it on
+// this machine, on the first n images of set and fails unless its outputs
+// are bit-exact with the int8 interpreter's. It returns the report's line.
+func hostCheck(b backends.Backend, g *ir.Graph, plan *passes.MemoryPlan, t backends.Target, set *data.Dataset, n, r int) (string, error) {
+	v, ok := b.(backends.Verifier)
+	if !ok {
+		return fmt.Sprintf("not run: the %s backend has no host check", b.Name()), nil
+	}
+	loader := data.NewLoader(set, 1, false, 0)
+	ep := loader.Epoch(0)
+	labels := make([]int, 1)
+	inputs := make([]interp.Tensor, n)
+	for i := range inputs {
+		x := make([]float32, r*r)
+		ep.Fill(i, r, x, labels)
+		inputs[i] = interp.Tensor{Shape: ir.Shape{1, 1, r, r}, Data: x}
+	}
+	how := map[string]string{"c": "host build with gcc", "hls": "C simulation with g++"}[b.Name()]
+	if err := v.Verify(g, plan, t, inputs); err != nil {
+		if errors.Is(err, backends.ErrNoHostTool) {
+			return fmt.Sprintf("not run: %v (tools/install-deps.sh installs it)", err), nil
+		}
+		return "", fmt.Errorf("the emitted %s artifact disagrees with the int8 interpreter: %w", b.Name(), err)
+	}
+	return fmt.Sprintf("%d test images run by the artifact itself (%s), outputs bit-exact with the int8 interpreter", n, how), nil
 }
 
 // accuracyOf is the top-1 of logits (one row per image of set).

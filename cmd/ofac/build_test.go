@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -116,6 +117,19 @@ func TestSearchPipelineTiny(t *testing.T) {
 	}
 	if rep.Resources["dsp"] > 1000 || rep.LatencyMs > 1 || len(rep.Layers) == 0 {
 		t.Errorf("fpga-zu9 build breaks its budget or lacks layers: %.3f ms, %v DSP", rep.LatencyMs, rep.Resources["dsp"])
+	}
+	// With the compilers installed, both artifacts were run on the images.
+	for _, d := range []string{m7, filepath.Join(dir, "zu9")} {
+		var r search.Report
+		b, _ := os.ReadFile(filepath.Join(d, "report.json"))
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		_, gcc := exec.LookPath("gcc")
+		_, gxx := exec.LookPath("g++")
+		if gcc == nil && gxx == nil && !strings.Contains(r.HostCheck, "bit-exact") {
+			t.Errorf("%s: artifact not checked: %q", d, r.HostCheck)
+		}
 	}
 	md, _ := os.ReadFile(filepath.Join(m7, "report.md"))
 	for _, want := range []string{"predicted top-1", "measured top-1", "Cost per layer", "Budget use", "flash_bytes"} {
