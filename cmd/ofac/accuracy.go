@@ -28,7 +28,7 @@ const (
 func loadSupernet(path string) (*train.Checkpoint, error) {
 	ck, err := train.LoadCheckpoint(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no supernet at %s: train one with 'ofac train' or pass --supernet FILE", path)
+		return nil, fmt.Errorf("no supernet at %s: run ofac from the repository's root, where the shipped one is, or pass --supernet FILE (or train one with 'ofac train')", path)
 	}
 	return ck, err
 }

@@ -109,7 +109,7 @@ func (f *searchFlags) check() error {
 func loadPredictor(path string) (*search.Predictor, error) {
 	p, err := search.LoadPredictor(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no accuracy predictor at %s: make one with 'ofac accuracy-data' then 'ofac predictor', or pass --predictor FILE", path)
+		return nil, fmt.Errorf("no accuracy predictor at %s: run ofac from the repository's root, where the shipped one is, or pass --predictor FILE (or make one with 'ofac accuracy-data' then 'ofac predictor')", path)
 	}
 	return p, err
 }

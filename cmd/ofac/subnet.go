@@ -35,7 +35,7 @@ type supernetFlags struct {
 func (f *supernetFlags) load() (*ofa.Net, ofa.Arch, *data.Splits, *ofa.Stats, error) {
 	ck, err := train.LoadCheckpoint(f.Supernet)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ofa.Arch{}, nil, nil, fmt.Errorf("no supernet at %s: train one with 'ofac train' or pass --supernet FILE", f.Supernet)
+		return nil, ofa.Arch{}, nil, nil, fmt.Errorf("no supernet at %s: run ofac from the repository's root, where the shipped one is, or pass --supernet FILE (or train one with 'ofac train')", f.Supernet)
 	}
 	if err != nil {
 		return nil, ofa.Arch{}, nil, nil, err
