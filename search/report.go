@@ -110,8 +110,11 @@ func (r *Report) Markdown() []byte {
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.4f | %.1f%% |\n", i, l.Node, l.Op, group(int64(l.Cycles)), l.LatencyMs, pct(l.LatencyMs, r.LatencyMs))
 	}
 	b.WriteString("\n## Search\n\n")
-	fmt.Fprintf(&b, "Evolutionary search: population %d, %d generations, seed %d; %d distinct subnets costed by the backend's model, %d predicted.\n\n",
-		r.Search.Population, r.Search.Generations, r.Search.Seed, r.Search.CostCalls, r.Search.Predictions)
+	fmt.Fprintf(&b, "Evolutionary search: population %d, %d generations, seed %d, %d subnets predicted. "+
+		"It evolves on a linear surrogate fitted to the backend's exact estimates of probe subnets, then prices the final "+
+		"population with the exact model and keeps only what fits: %d distinct subnets priced exactly, probes included; "+
+		"every cost in this report is exact.\n\n",
+		r.Search.Population, r.Search.Generations, r.Search.Seed, r.Search.Predictions, r.Search.CostCalls)
 	b.WriteString("Pareto front of the final population (pareto.svg plots it):\n\n")
 	b.Write(ParetoTable(r.Pareto, r.Constraints))
 	return []byte(b.String())

@@ -89,3 +89,38 @@ func TestVerifiedEvolveMeetsExactBudget(t *testing.T) {
 	}
 	t.Logf("budget %.3f ms: best %.3f ms, predicted %.4f, %d exact estimates", cons[LatencyKey], res.Best.Cost.LatencyMs, res.Best.Accuracy, res.CostCalls)
 }
+
+// BenchmarkDefaultSearchExact is the default search (population 100, 500
+// generations) on a real backend, as ofac search runs it: fit the surrogate
+// to 64 exact estimates, evolve, price the final population exactly. The
+// exact model's cache starts empty in every iteration.
+func BenchmarkDefaultSearchExact(b *testing.B) {
+	net := ofa.New(ofa.Default, 1)
+	p, err := TrainPredictor(net.Space, synthRecords(net.Space, 200), TrainOptions{Epochs: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, target := range []string{"mcu-m7", "fpga-zu9"} {
+		b.Run(target, func(b *testing.B) {
+			for b.Loop() {
+				exact, err := NewBackendCost(net, target)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sur, err := FitLinearCost(&net.Space, exact, DefaultProbes, 1, 2)
+				if err != nil {
+					b.Fatal(err)
+				}
+				lo, _ := exact.Cost(Minimal(&net.Space))
+				hi, _ := exact.Cost(net.Space.Largest())
+				cons := Constraints{LatencyKey: (lo.LatencyMs + hi.LatencyMs) / 3}
+				res, err := VerifiedEvolve(&net.Space, p, exact, sur, cons, Options{Seed: 1}, 4)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(exact.Misses), "exact-estimates")
+				b.ReportMetric(float64(res.Predictions), "predictions")
+			}
+		})
+	}
+}
