@@ -34,7 +34,7 @@ func (b Backend) Verify(g *ir.Graph, _ *passes.MemoryPlan, t backends.Target, in
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil || !bytes.Contains(out, []byte("PASS:")) {
-		return fmt.Errorf("C simulation: %v\n%s", err, lastLines(out, 12))
+		return fmt.Errorf("the C simulation failed: %v\n%s", err, lastLines(out, 12))
 	}
 	return nil
 }
