@@ -63,16 +63,7 @@ func testGraphs(t testing.TB, splits *data.Splits, subnets int) []*ir.Graph {
 
 // images returns n test images at resolution r as interpreter inputs.
 func images(splits *data.Splits, n, r int) []interp.Tensor {
-	loader := data.NewLoader(splits.Test, 1, false, 0)
-	ep := loader.Epoch(0)
-	labels := make([]int, 1)
-	out := make([]interp.Tensor, n)
-	for i := range out {
-		x := make([]float32, r*r)
-		ep.Fill(i, r, x, labels)
-		out[i] = interp.Tensor{Shape: ir.Shape{1, 1, r, r}, Data: x}
-	}
-	return out
+	return frontend.Images(splits.Test, n, r)
 }
 
 func clone(t testing.TB, g *ir.Graph) *ir.Graph {

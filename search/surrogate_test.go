@@ -47,6 +47,24 @@ func TestSurrogateTracksBackends(t *testing.T) {
 	}
 }
 
+// fitted returns target's exact cost model over net, the surrogate fitted
+// to it, and a latency budget frac of the way from the smallest subnet's
+// latency to the largest's.
+func fitted(tb testing.TB, net *ofa.Net, target string, frac float64) (*BackendCost, *LinearCost, Constraints) {
+	tb.Helper()
+	exact, err := NewBackendCost(net, target)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sur, err := FitLinearCost(&net.Space, exact, DefaultProbes, 1, 2)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	lo, _ := exact.Cost(Minimal(&net.Space))
+	hi, _ := exact.Cost(net.Space.Largest())
+	return exact, sur, Constraints{LatencyKey: lo.LatencyMs + frac*(hi.LatencyMs-lo.LatencyMs)}
+}
+
 // TestVerifiedEvolveMeetsExactBudget runs the verified search on the HLS
 // model, where the surrogate is roughest, with a budget between the
 // smallest and largest subnet: the result must meet it by the exact model,
@@ -56,17 +74,7 @@ func TestVerifiedEvolveMeetsExactBudget(t *testing.T) {
 		t.Skip("prices subnets with the exact model")
 	}
 	net := ofa.New(ofa.Default, 1)
-	exact, err := NewBackendCost(net, "fpga-zu9")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sur, err := FitLinearCost(&net.Space, exact, DefaultProbes, 1, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lo, _ := exact.Cost(Minimal(&net.Space))
-	hi, _ := exact.Cost(net.Space.Largest())
-	cons := Constraints{LatencyKey: (lo.LatencyMs + hi.LatencyMs) / 2}
+	exact, sur, cons := fitted(t, net, "fpga-zu9", 0.5)
 	p, err := TrainPredictor(net.Space, synthRecords(net.Space, 200), TrainOptions{Epochs: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -103,17 +111,7 @@ func BenchmarkDefaultSearchExact(b *testing.B) {
 	for _, target := range []string{"mcu-m7", "fpga-zu9"} {
 		b.Run(target, func(b *testing.B) {
 			for b.Loop() {
-				exact, err := NewBackendCost(net, target)
-				if err != nil {
-					b.Fatal(err)
-				}
-				sur, err := FitLinearCost(&net.Space, exact, DefaultProbes, 1, 2)
-				if err != nil {
-					b.Fatal(err)
-				}
-				lo, _ := exact.Cost(Minimal(&net.Space))
-				hi, _ := exact.Cost(net.Space.Largest())
-				cons := Constraints{LatencyKey: (lo.LatencyMs + hi.LatencyMs) / 3}
+				exact, sur, cons := fitted(b, net, target, 1.0/3)
 				res, err := VerifiedEvolve(&net.Space, p, exact, sur, cons, Options{Seed: 1}, 4)
 				if err != nil {
 					b.Fatal(err)

@@ -105,15 +105,7 @@ func calibration(s *data.Splits, n, r int) [][]passes.Sample {
 }
 
 func testImages(s *data.Splits, n, r int) []interp.Tensor {
-	ep := data.NewLoader(s.Test, 1, false, 0).Epoch(0)
-	labels := make([]int, 1)
-	out := make([]interp.Tensor, n)
-	for i := range out {
-		x := make([]float32, r*r)
-		ep.Fill(i, r, x, labels)
-		out[i] = interp.Tensor{Shape: ir.Shape{1, 1, r, r}, Data: x}
-	}
-	return out
+	return frontend.Images(s.Test, n, r)
 }
 
 func target(t *testing.T, name string) backends.Target {

@@ -10,7 +10,6 @@ import (
 	"github.com/ofac-dev/ofac/backends"
 	"github.com/ofac-dev/ofac/frontend"
 	"github.com/ofac-dev/ofac/ir"
-	"github.com/ofac-dev/ofac/ir/interp"
 	"github.com/ofac-dev/ofac/passes"
 	"github.com/ofac-dev/ofac/search"
 	"github.com/ofac-dev/ofac/supernet/data"
@@ -164,15 +163,7 @@ func hostCheck(b backends.Backend, g *ir.Graph, plan *passes.MemoryPlan, t backe
 	if !ok {
 		return fmt.Sprintf("not run: the %s backend has no host check", b.Name()), nil
 	}
-	loader := data.NewLoader(set, 1, false, 0)
-	ep := loader.Epoch(0)
-	labels := make([]int, 1)
-	inputs := make([]interp.Tensor, n)
-	for i := range inputs {
-		x := make([]float32, r*r)
-		ep.Fill(i, r, x, labels)
-		inputs[i] = interp.Tensor{Shape: ir.Shape{1, 1, r, r}, Data: x}
-	}
+	inputs := frontend.Images(set, n, r)
 	how := map[string]string{"c": "host build with gcc", "hls": "C simulation with g++"}[b.Name()]
 	if err := v.Verify(g, plan, t, inputs); err != nil {
 		if errors.Is(err, backends.ErrNoHostTool) {
