@@ -20,14 +20,7 @@ func TestSurrogateTracksBackends(t *testing.T) {
 	}
 	net := ofa.New(ofa.Default, 1)
 	for target, limit := range map[string]float64{"mcu-m7": 0.10, "fpga-zu9": 1.0} {
-		exact, err := NewBackendCost(net, target)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sur, err := FitLinearCost(&net.Space, exact, DefaultProbes, 1, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
+		exact, sur, _ := fitted(t, net, target, 0)
 		rng := rand.New(rand.NewPCG(9, 9))
 		worst := 0.0
 		for range 16 {
