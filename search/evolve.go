@@ -100,6 +100,10 @@ type Result struct {
 	Predictions int `json:"predictions"`
 }
 
+// ErrGaveUp says the search could not fill its population with subnets
+// that meet the budget (Options.MaxRejection proposals per place).
+var ErrGaveUp = errors.New("search gave up")
+
 // InfeasibleError says a budget cannot be met by any subnet: not even the
 // smallest subnet at the smallest resolution fits.
 type InfeasibleError struct {
@@ -252,7 +256,7 @@ func (s *searcher) breed(n int, propose func() ofa.Arch) ([]Candidate, error) {
 	limit := n * s.o.MaxRejection
 	for tries := 0; len(out) < n; {
 		if tries >= limit {
-			return nil, fmt.Errorf("search gave up: %d of %d proposed subnets broke the budget (%s); it is barely reachable, relax it or raise the rejection limit", tries-len(out), tries, s.cons)
+			return nil, fmt.Errorf("%w: %d of %d proposed subnets broke the budget (%s); it is barely reachable, relax it or raise the rejection limit", ErrGaveUp, tries-len(out), tries, s.cons)
 		}
 		want := n - len(out)
 		batch := make([]ofa.Arch, want)

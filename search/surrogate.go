@@ -279,7 +279,8 @@ func costParallel(cm CostModel, archs []ofa.Arch, workers int) ([]Cost, error) {
 // whole final population with exact and takes the most accurate subnet
 // whose exact cost meets cons. When none does, the surrogate's budgets are
 // tightened by how far it was off and the search runs again (at most
-// rounds times). Every cost in the result is exact.
+// rounds times); after that the smallest subnet, which meets cons, is the
+// answer. Every cost in the result is exact.
 func VerifiedEvolve(space *ofa.SearchSpace, acc AccuracyModel, exact, approx CostModel, cons Constraints, o Options, rounds int) (*Result, error) {
 	o = o.withDefaults()
 	if _, err := CheckFeasible(space, exact, cons, ""); err != nil {
@@ -302,6 +303,9 @@ func VerifiedEvolve(space *ofa.SearchSpace, acc AccuracyModel, exact, approx Cos
 			budget[k] = math.Max(budget[k], v)
 		}
 		res, err := Evolve(space, acc, approx, budget, o)
+		if errors.Is(err, ErrGaveUp) {
+			break // tighter budgets only make it rarer
+		}
 		if err != nil && !IsInfeasible(err) {
 			return nil, err
 		}
@@ -345,5 +349,14 @@ func VerifiedEvolve(space *ofa.SearchSpace, acc AccuracyModel, exact, approx Cos
 			}
 		}
 	}
-	return nil, fmt.Errorf("search found no subnet meeting %s by the exact cost model after %d rounds on the surrogate; the budget is barely reachable, relax it", cons, rounds)
+	// The budget is barely above what the smallest subnet needs and the
+	// surrogate cannot tell the few subnets that fit: the smallest one,
+	// which CheckFeasible priced exactly, is the answer.
+	minimal := Minimal(space)
+	c, err := exact.Cost(minimal)
+	if err != nil {
+		return nil, err
+	}
+	best := Candidate{Arch: minimal, Accuracy: acc.PredictBatch([]ofa.Arch{minimal})[0], Cost: c}
+	return &Result{Best: best, Population: []Candidate{best}, CostCalls: calls, Predictions: 1}, nil
 }
