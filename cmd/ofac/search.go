@@ -218,6 +218,9 @@ func (c *searchCmd) Help() string {
 	return `Searches the subnet with the best predicted accuracy whose estimate, by the
 target backend's own cost model, fits the budget (evolutionary search as the
 Once-for-All reference), and prints the Pareto front of the final population.
+The evolution runs on a linear surrogate fitted to 64 exact estimates; the
+final population is then priced with the exact model and only what fits is
+kept, so every figure printed is the backend's own.
 Resources not given default to the target's capacity. An unreachable budget
 exits with code 2 and the smallest value the target can reach.
 
