@@ -119,3 +119,48 @@ func BenchmarkDefaultSearchExact(b *testing.B) {
 		})
 	}
 }
+
+// featureCost is a cost model that is exactly linear in the surrogate's
+// features, with fixed positive weights: the fit must recover it.
+type featureCost struct {
+	space *ofa.SearchSpace
+	w     []float64
+}
+
+func (m featureCost) Cost(a ofa.Arch) (Cost, error) {
+	v := 0.0
+	for i, f := range features(m.space, a) {
+		v += m.w[i] * f
+	}
+	return Cost{LatencyMs: v, Resources: map[string]float64{"twice": 2 * v}}, nil
+}
+
+// TestFitRecoversLinearCost checks the ridge solve and the feature
+// bookkeeping: a cost that is linear in the features is reproduced on
+// subnets the fit never saw, for every figure the model reports.
+func TestFitRecoversLinearCost(t *testing.T) {
+	space := ofa.Default
+	rng := rand.New(rand.NewPCG(4, 4))
+	n := len(features(&space, space.Largest()))
+	w := make([]float64, n)
+	for i := range w {
+		w[i] = 0.5 + rng.Float64()
+	}
+	truth := featureCost{&space, w}
+	sur, err := FitLinearCost(&space, truth, 2*n, 7, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		a := space.Random(rng)
+		want, _ := truth.Cost(a)
+		got, _ := sur.Cost(a)
+		for _, k := range []string{LatencyKey, "twice"} {
+			g, _ := got.Value(k)
+			e, _ := want.Value(k)
+			if rel := (g - e) / e; rel > 1e-3 || rel < -1e-3 {
+				t.Fatalf("%s: surrogate %.6f, truth %.6f", k, g, e)
+			}
+		}
+	}
+}
