@@ -31,3 +31,5 @@ fuzz-smoke:
 	go test ./supernet/data/ -run=NONE -fuzz=FuzzReadPGM -fuzztime=20s
 	go test ./supernet/ofa/ -run=NONE -fuzz=FuzzParseArch -fuzztime=20s
 	go test ./supernet/train/ -run=NONE -fuzz=FuzzDecodeCheckpoint -fuzztime=20s
+	go test ./search/ -run=NONE -fuzz=FuzzDecodePredictor -fuzztime=20s
+	go test ./search/ -run=NONE -fuzz=FuzzReadRecords -fuzztime=20s

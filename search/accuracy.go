@@ -89,6 +89,9 @@ func readRecords(r io.Reader, path string) ([]Record, error) {
 			}
 			return nil, fmt.Errorf("%s:%d: not an accuracy record: %v", path, i+1, err)
 		}
+		if !(rec.Top1 >= 0 && rec.Top1 <= 1) || rec.Images < 1 {
+			return nil, fmt.Errorf("%s:%d: top1 %v must be a fraction in [0, 1] measured on at least 1 image (images %d)", path, i+1, rec.Top1, rec.Images)
+		}
 		out = append(out, rec)
 	}
 	return out, nil

@@ -333,3 +333,23 @@ func BenchmarkEvolveDefault(b *testing.B) {
 		b.ReportMetric(float64(res.CostCalls), "costs")
 	}
 }
+
+// FuzzReadRecords feeds arbitrary bytes to the accuracy-data reader: it
+// must return records with a fraction for top-1 and a positive image
+// count, or an error, never panic.
+func FuzzReadRecords(f *testing.F) {
+	f.Add([]byte(`{"arch":{"ks":[3],"e":[3],"d":[1],"r":8},"top1":0.5,"images":10}` + "\n"))
+	f.Add([]byte(`{"arch":{},"top1":1.5,"images":10}` + "\n"))
+	f.Add([]byte("{\"top1\":0.9,\"images\":3}\n{\"to"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		recs, err := readRecords(bytes.NewReader(b), "fuzz.jsonl")
+		if err != nil {
+			return
+		}
+		for _, r := range recs {
+			if !(r.Top1 >= 0 && r.Top1 <= 1) || r.Images < 1 {
+				t.Fatalf("accepted record %+v", r)
+			}
+		}
+	})
+}
