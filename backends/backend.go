@@ -89,6 +89,9 @@ func For(name string) (Backend, Target, error) {
 // missing compiler is reported as an error wrapping ErrNoHostTool.
 type Verifier interface {
 	Verify(g *ir.Graph, plan *passes.MemoryPlan, t Target, inputs []interp.Tensor) error
+	// VerifiedBy says how Verify runs the artifact, for reports
+	// ("host build with gcc").
+	VerifiedBy() string
 }
 
 // ErrNoHostTool says a compiler a host check needs is not installed.

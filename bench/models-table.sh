@@ -23,7 +23,7 @@ else
   echo "|---|---|---:|---:|---:|"
 fi
 for a in $archs; do
-  "$bin" eval --supernet "$supernet" --arch "$a" --json "${flags[@]}" 2>/dev/null | python3 -c '
+  "$bin" eval --supernet "$supernet" --arch "$a" --json "${flags[@]}" | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 a = r["arch"]

@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/ofac-dev/ofac/backends"
+	"github.com/ofac-dev/ofac/internal/humanize"
 	"github.com/ofac-dev/ofac/supernet/ofa"
 )
 
@@ -78,7 +79,7 @@ func (r *Report) Markdown() []byte {
 	fmt.Fprintf(&b, "Budget: %s\n\n", r.Constraints)
 	b.WriteString("## Chosen subnet\n\n")
 	fmt.Fprintf(&b, "- arch: `%s`\n", r.Arch.JSON())
-	fmt.Fprintf(&b, "- %s MACs, %s parameters\n", group(r.MACs), group(r.Params))
+	fmt.Fprintf(&b, "- %s MACs, %s parameters\n", humanize.Count(r.MACs), humanize.Count(r.Params))
 	fmt.Fprintf(&b, "- predicted top-1: %.2f%% (predictor RMSE %.2f points on held-out subnets)\n", 100*r.PredictedTop1, 100*r.PredictorRMSE)
 	fmt.Fprintf(&b, "- measured top-1, float, batch norm recalibrated: %.2f%% on %d validation images\n", 100*r.MeasuredTop1, r.ValImages)
 	fmt.Fprintf(&b, "- measured top-1, int8 (integer interpreter, the backends' bit-exact reference): %.2f%% on %d test images\n", 100*r.Int8Top1, r.TestImages)
@@ -107,7 +108,7 @@ func (r *Report) Markdown() []byte {
 	}
 	b.WriteString("\n## Cost per layer\n\n| # | node | op | cycles | latency ms | share |\n|---:|---|---|---:|---:|---:|\n")
 	for i, l := range r.Layers {
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.4f | %.1f%% |\n", i, l.Node, l.Op, group(int64(l.Cycles)), l.LatencyMs, pct(l.LatencyMs, r.LatencyMs))
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.4f | %.1f%% |\n", i, l.Node, l.Op, humanize.Count(int64(l.Cycles)), l.LatencyMs, pct(l.LatencyMs, r.LatencyMs))
 	}
 	b.WriteString("\n## Search\n\n")
 	fmt.Fprintf(&b, "Evolutionary search: population %d, %d generations, seed %d, %d subnets predicted. "+
@@ -147,23 +148,6 @@ func pct(v, of float64) float64 {
 		return 0
 	}
 	return 100 * v / of
-}
-
-func group(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var out []byte
-	for i := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	if neg {
-		return "-" + string(out)
-	}
-	return string(out)
 }
 
 // ParetoSVG plots predicted accuracy against latency for the population,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"sync"
 
@@ -100,7 +101,7 @@ func (m *LinearCost) Cost(a ofa.Arch) (Cost, error) {
 const DefaultProbes = 64
 
 // FitLinearCost prices probes archs of space with exact (on workers
-// goroutines) and fits a LinearCost to every figure they all report. The
+// goroutines, GOMAXPROCS when 0) and fits a LinearCost to every figure they all report. The
 // probes are the smallest and largest subnet at each resolution and
 // random ones drawn from seed.
 func FitLinearCost(space *ofa.SearchSpace, exact CostModel, probes int, seed uint64, workers int) (*LinearCost, error) {
@@ -252,13 +253,17 @@ func ridge(x [][]float64, y []float64, lambda float64) ([]float64, error) {
 	return w, nil
 }
 
-// costParallel prices archs with cm on workers goroutines, in order.
+// costParallel prices archs with cm on workers goroutines (GOMAXPROCS
+// when below 1), in order.
 func costParallel(cm CostModel, archs []ofa.Arch, workers int) ([]Cost, error) {
+	if workers < 1 {
+		workers = runtime.GOMAXPROCS(0)
+	}
 	out := make([]Cost, len(archs))
 	errs := make([]error, len(archs))
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range max(1, min(workers, len(archs))) {
+	for range min(workers, len(archs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -280,7 +285,8 @@ func costParallel(cm CostModel, archs []ofa.Arch, workers int) ([]Cost, error) {
 // whose exact cost meets cons. When none does, the surrogate's budgets are
 // tightened by how far it was off and the search runs again (at most
 // rounds times); after that the smallest subnet, which meets cons, is the
-// answer. Every cost in the result is exact.
+// answer. Every cost in the result is exact; CostCalls and Predictions are
+// those of the last run on the surrogate (the exact model counts its own).
 func VerifiedEvolve(space *ofa.SearchSpace, acc AccuracyModel, exact, approx CostModel, cons Constraints, o Options, rounds int) (*Result, error) {
 	o = o.withDefaults()
 	if _, err := CheckFeasible(space, exact, cons, ""); err != nil {
@@ -294,7 +300,6 @@ func VerifiedEvolve(space *ofa.SearchSpace, acc AccuracyModel, exact, approx Cos
 	if err != nil {
 		return nil, err
 	}
-	calls := 0
 	for round := 0; round < rounds; round++ {
 		// Tightening must not push a budget below what the surrogate says
 		// the smallest subnet (which exact accepted) costs.
@@ -318,7 +323,6 @@ func VerifiedEvolve(space *ofa.SearchSpace, acc AccuracyModel, exact, approx Cos
 			if err != nil {
 				return nil, err
 			}
-			calls += len(archs)
 			var fit []Candidate
 			worst := map[string]float64{}
 			for i := range res.Population {
@@ -339,7 +343,6 @@ func VerifiedEvolve(space *ofa.SearchSpace, acc AccuracyModel, exact, approx Cos
 			if len(fit) > 0 {
 				sortPop(fit)
 				res.Population, res.Best = fit, fit[0]
-				res.CostCalls = calls
 				return res, nil
 			}
 			for k, r := range worst {
@@ -358,5 +361,5 @@ func VerifiedEvolve(space *ofa.SearchSpace, acc AccuracyModel, exact, approx Cos
 		return nil, err
 	}
 	best := Candidate{Arch: minimal, Accuracy: acc.PredictBatch([]ofa.Arch{minimal})[0], Cost: c}
-	return &Result{Best: best, Population: []Candidate{best}, CostCalls: calls, Predictions: 1}, nil
+	return &Result{Best: best, Population: []Candidate{best}, Predictions: 1}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/ofac-dev/ofac/backends"
 	"github.com/ofac-dev/ofac/ir"
@@ -112,6 +113,9 @@ func (b Backend) Verify(g *ir.Graph, plan *passes.MemoryPlan, t backends.Target,
 	return nil
 }
 
+// VerifiedBy implements backends.Verifier.
+func (Backend) VerifiedBy() string { return "host build with gcc" }
+
 // runLibrary builds the library in lib with hostRunner in work (gcc with
 // flags) and returns its outputs for inputs, as int32 whatever the output
 // type.
@@ -123,7 +127,7 @@ func runLibrary(gcc, lib, work string, s *schedule, inputs [][]int8, flags []str
 	for _, f := range []string{"ofa_model.c", "ofa_model_weights.c", "ofa_model_kernels.c"} {
 		args = append(args, filepath.Join(lib, f))
 	}
-	if err := run(work, gcc, args...); err != nil {
+	if _, err := run(work, gcc, args...); err != nil {
 		return nil, err
 	}
 	var buf bytes.Buffer
@@ -135,7 +139,7 @@ func runLibrary(gcc, lib, work string, s *schedule, inputs [][]int8, flags []str
 	if err := os.WriteFile(filepath.Join(work, "in.bin"), buf.Bytes(), 0o644); err != nil {
 		return nil, err
 	}
-	if err := run(work, filepath.Join(work, "runner"), "in.bin", "out.bin"); err != nil {
+	if _, err := run(work, filepath.Join(work, "runner"), "in.bin", "out.bin"); err != nil {
 		return nil, err
 	}
 	raw, err := os.ReadFile(filepath.Join(work, "out.bin"))
@@ -165,13 +169,14 @@ func runLibrary(gcc, lib, work string, s *schedule, inputs [][]int8, flags []str
 	return out, nil
 }
 
-// run runs name in dir and returns an error with its output if it fails.
-func run(dir, name string, args ...string) error {
+// run runs name in dir and returns its combined output, or an error that
+// holds the command line and the output when it fails.
+func run(dir, name string, args ...string) (string, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("%s %v: %v\n%s", filepath.Base(name), args, err, out)
+		return "", fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
-	return nil
+	return string(out), nil
 }

@@ -146,24 +146,17 @@ func TestCSimMatchesInterpreter(t *testing.T) {
 			cmd.Dir = dir
 			out, err := cmd.CombinedOutput()
 			if err != nil {
-				t.Fatalf("make csim: %v\n%s", err, tail(out))
+				t.Fatalf("make csim: %v\n%s", err, lastLines(out, 40))
 			}
 			want := fmt.Sprintf("PASS: %d images", images)
 			if !bytes.Contains(out, []byte(want)) {
-				t.Fatalf("make csim did not report %q:\n%s", want, tail(out))
+				t.Fatalf("make csim did not report %q:\n%s", want, lastLines(out, 40))
 			}
 			p := readPlan(t, dir)
 			t.Logf("%s: %d nodes, csim bit-exact on %d images; zu9 estimate %d cycles (%.3f ms), DSP %d, BRAM36 %g",
 				sn.name, len(sn.g.Nodes), images, p.LatencyCycles, p.LatencyMs, p.DSP, p.BRAM36)
 		})
 	}
-}
-
-func tail(b []byte) string {
-	if len(b) > 3000 {
-		return "..." + string(b[len(b)-3000:])
-	}
-	return string(b)
 }
 
 func readPlan(t *testing.T, dir string) Totals {

@@ -39,6 +39,9 @@ func (b Backend) Verify(g *ir.Graph, _ *passes.MemoryPlan, t backends.Target, in
 	return nil
 }
 
+// VerifiedBy implements backends.Verifier.
+func (Backend) VerifiedBy() string { return "C simulation with g++" }
+
 // lastLines returns the last n lines of out.
 func lastLines(out []byte, n int) []byte {
 	lines := bytes.Split(bytes.TrimRight(out, "\n"), []byte("\n"))

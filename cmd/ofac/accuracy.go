@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"runtime"
 	"sort"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"github.com/ofac-dev/ofac/search"
 	"github.com/ofac-dev/ofac/supernet/data"
 	"github.com/ofac-dev/ofac/supernet/ofa"
-	"github.com/ofac-dev/ofac/supernet/train"
 )
 
 // defaultAccuracy and defaultPredictor live beside the shipped supernet.
@@ -22,16 +20,6 @@ const (
 	defaultAccuracy  = "models/accuracy.jsonl"
 	defaultPredictor = "models/predictor.json"
 )
-
-// loadSupernet reads a checkpoint with the one-line error a missing file
-// deserves.
-func loadSupernet(path string) (*train.Checkpoint, error) {
-	ck, err := train.LoadCheckpoint(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no supernet at %s: run ofac from the repository's root, where the shipped one is, or pass --supernet FILE (or train one with 'ofac train')", path)
-	}
-	return ck, err
-}
 
 type accuracyDataCmd struct {
 	Supernet string `placeholder:"FILE" default:"${default_supernet}" help:"Trained supernet checkpoint (default ${default_supernet})."`

@@ -52,10 +52,14 @@ func (c *buildCmd) Run(e *env) error {
 	if c.BNCalib < 1 || c.Calib < 1 || c.Verify < 1 {
 		return usageError{errors.New("--bn-calib, --calib and --verify must be at least 1")}
 	}
+	if err := c.check(); err != nil {
+		return err
+	}
 	if err := checkOutDir(c.Out, c.Force); err != nil {
 		return err
 	}
-	if _, err := loadPredictor(c.Predictor); err != nil { // before the slower supernet load
+	pred, err := loadPredictor(c.Predictor) // before the slower supernet load
+	if err != nil {
 		return err
 	}
 	ck, err := loadSupernet(c.Supernet)
@@ -66,7 +70,7 @@ func (c *buildCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	s, err := c.runSearch(e, ck.Net)
+	s, err := c.runSearch(e, pred, ck.Net)
 	if err != nil {
 		return err
 	}
@@ -164,14 +168,13 @@ func hostCheck(b backends.Backend, g *ir.Graph, plan *passes.MemoryPlan, t backe
 		return fmt.Sprintf("not run: the %s backend has no host check", b.Name()), nil
 	}
 	inputs := frontend.Images(set, n, r)
-	how := map[string]string{"c": "host build with gcc", "hls": "C simulation with g++"}[b.Name()]
 	if err := v.Verify(g, plan, t, inputs); err != nil {
 		if errors.Is(err, backends.ErrNoHostTool) {
 			return fmt.Sprintf("not run: %v (tools/install-deps.sh installs it)", err), nil
 		}
 		return "", fmt.Errorf("the emitted %s artifact disagrees with the int8 interpreter: %w", b.Name(), err)
 	}
-	return fmt.Sprintf("%d test images run by the artifact itself (%s), outputs bit-exact with the int8 interpreter", n, how), nil
+	return fmt.Sprintf("%d test images run by the artifact itself (%s), outputs bit-exact with the int8 interpreter", n, v.VerifiedBy()), nil
 }
 
 // accuracyOf is the top-1 of logits (one row per image of set).

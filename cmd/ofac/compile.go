@@ -9,8 +9,9 @@ import (
 	"sort"
 
 	"github.com/ofac-dev/ofac/backends"
-	_ "github.com/ofac-dev/ofac/backends/c" // registers mcu-m4, mcu-m7, mcu-h7 // registers the mcu-* targets
+	_ "github.com/ofac-dev/ofac/backends/c" // registers the mcu-* targets
 	"github.com/ofac-dev/ofac/frontend"
+	"github.com/ofac-dev/ofac/internal/humanize"
 	"github.com/ofac-dev/ofac/ir"
 	"github.com/ofac-dev/ofac/passes"
 )
@@ -121,7 +122,7 @@ func emitAtomically(out string, write func(dir string) error) (err error) {
 }
 
 func printEstimate(e *env, t backends.Target, c *backends.Cost) {
-	fmt.Fprintf(e.stdout, "estimate on %s: latency %.2f ms (%s cycles)\n", t.Name, c.LatencyMs, group(int64(c.Resources["cycles"])))
+	fmt.Fprintf(e.stdout, "estimate on %s: latency %.2f ms (%s cycles)\n", t.Name, c.LatencyMs, humanize.Count(int64(c.Resources["cycles"])))
 	keys := make([]string, 0, len(c.Resources))
 	for k := range c.Resources {
 		if k != "cycles" && k != "latency_cycles" {
@@ -133,13 +134,13 @@ func printEstimate(e *env, t backends.Target, c *backends.Cost) {
 		used := c.Resources[k]
 		capacity, ok := t.Capacity[k]
 		if !ok || capacity <= 0 {
-			fmt.Fprintf(e.stdout, "  %-12s %s\n", k, group(int64(used)))
+			fmt.Fprintf(e.stdout, "  %-12s %s\n", k, humanize.Count(int64(used)))
 			continue
 		}
 		warn := ""
 		if used > capacity {
 			warn = "  DOES NOT FIT"
 		}
-		fmt.Fprintf(e.stdout, "  %-12s %s of %s (%.1f%%)%s\n", k, group(int64(used)), group(int64(capacity)), 100*used/capacity, warn)
+		fmt.Fprintf(e.stdout, "  %-12s %s of %s (%.1f%%)%s\n", k, humanize.Count(int64(used)), humanize.Count(int64(capacity)), 100*used/capacity, warn)
 	}
 }

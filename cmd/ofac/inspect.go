@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"text/tabwriter"
 
+	"github.com/ofac-dev/ofac/internal/humanize"
 	"github.com/ofac-dev/ofac/ir"
 	"github.com/ofac-dev/ofac/passes"
 )
@@ -81,35 +81,15 @@ func printInspect(out io.Writer, g *ir.Graph) error {
 			}
 		}
 		fmt.Fprintf(w, "%d\t%s\t%s\t%s%s\t%s\t%s\t%s\t\n", i, n.Name(), op, n.Output.DType, n.Output.Shape,
-			group(s.MACs), group(s.Params), group(s.ActivationBytes))
+			humanize.Count(s.MACs), humanize.Count(s.Params), humanize.Count(s.ActivationBytes))
 	}
-	fmt.Fprintf(w, "\ttotal\t\t\t%s\t%s\t%s\t\n", group(tot.MACs), group(tot.Params), group(tot.ActivationBytes))
+	fmt.Fprintf(w, "\ttotal\t\t\t%s\t%s\t%s\t\n", humanize.Count(tot.MACs), humanize.Count(tot.Params), humanize.Count(tot.ActivationBytes))
 	if err := w.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\ntotals: %s MACs, %s parameters (%s bytes of weights), largest activation %s bytes\n",
-		group(tot.MACs), group(tot.Params), group(tot.ParamBytes), group(tot.PeakActivationBytes))
+		humanize.Count(tot.MACs), humanize.Count(tot.Params), humanize.Count(tot.ParamBytes), humanize.Count(tot.PeakActivationBytes))
 	return nil
-}
-
-// group writes n with thousands separators, so large counts read at a glance.
-func group(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := n < 0
-	if neg {
-		s = s[1:]
-	}
-	var out []byte
-	for i := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	if neg {
-		return "-" + string(out)
-	}
-	return string(out)
 }
 
 // printQuant lists every integer value's quantization: per-tensor scale and

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"runtime"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -124,11 +123,11 @@ type searched struct {
 	took    time.Duration
 }
 
-// runSearch loads the predictor, builds the target's cost model over net
+// runSearch builds the target's cost model over net
 // (nil: an untrained network of the predictor's space, since only shapes
 // matter for cost) and searches. An unreachable budget is a usage error
 // (exit 2) naming the smallest value the target can reach.
-func (f *searchFlags) runSearch(e *env, net *ofa.Net) (*searched, error) {
+func (f *searchFlags) runSearch(e *env, pred *search.Predictor, net *ofa.Net) (*searched, error) {
 	if err := f.check(); err != nil {
 		return nil, err
 	}
@@ -141,10 +140,6 @@ func (f *searchFlags) runSearch(e *env, net *ofa.Net) (*searched, error) {
 		return nil, err
 	}
 	t = plannedWithin(t, cons)
-	pred, err := loadPredictor(f.Predictor)
-	if err != nil {
-		return nil, err
-	}
 	if net == nil {
 		net = ofa.New(pred.Space, 0)
 	} else if !search.SameSpace(net.Space, pred.Space) {
@@ -162,14 +157,10 @@ func (f *searchFlags) runSearch(e *env, net *ofa.Net) (*searched, error) {
 		return nil, err
 	}
 	start := time.Now()
-	workers := f.Workers
-	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
 	if !f.Quiet {
 		fmt.Fprintf(e.stderr, "pricing %d probe subnets with the %s cost model for the search's surrogate\n", search.DefaultProbes, t.Name)
 	}
-	sur, err := search.FitLinearCost(&net.Space, cm, search.DefaultProbes, f.Seed, workers)
+	sur, err := search.FitLinearCost(&net.Space, cm, search.DefaultProbes, f.Seed, f.Workers)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +221,14 @@ Examples:
 }
 
 func (c *searchCmd) Run(e *env) error {
-	s, err := c.runSearch(e, nil)
+	if err := c.check(); err != nil { // a wrong flag before a missing file
+		return err
+	}
+	pred, err := loadPredictor(c.Predictor)
+	if err != nil {
+		return err
+	}
+	s, err := c.runSearch(e, pred, nil)
 	if err != nil {
 		return err
 	}

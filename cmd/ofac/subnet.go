@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/ofac-dev/ofac/frontend"
+	"github.com/ofac-dev/ofac/internal/humanize"
 	"github.com/ofac-dev/ofac/ir"
 	"github.com/ofac-dev/ofac/ir/interp"
 	"github.com/ofac-dev/ofac/passes"
@@ -20,6 +21,16 @@ import (
 
 // defaultSupernet is where the shipped, trained supernet lives.
 const defaultSupernet = "models/supernet.ckpt"
+
+// loadSupernet reads a checkpoint with the one-line error a missing file
+// deserves.
+func loadSupernet(path string) (*train.Checkpoint, error) {
+	ck, err := train.LoadCheckpoint(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no supernet at %s: run ofac from the repository's root, where the shipped one is, or pass --supernet FILE (or train one with 'ofac train')", path)
+	}
+	return ck, err
+}
 
 // supernetFlags are shared by the commands that take a subnet out of a
 // trained supernet.
@@ -33,10 +44,7 @@ type supernetFlags struct {
 // load reads the supernet, resolves the arch and the data, and recalibrates
 // batch norm for the subnet.
 func (f *supernetFlags) load() (*ofa.Net, ofa.Arch, *data.Splits, *ofa.Stats, error) {
-	ck, err := train.LoadCheckpoint(f.Supernet)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ofa.Arch{}, nil, nil, fmt.Errorf("no supernet at %s: run ofac from the repository's root, where the shipped one is, or pass --supernet FILE (or train one with 'ofac train')", f.Supernet)
-	}
+	ck, err := loadSupernet(f.Supernet)
 	if err != nil {
 		return nil, ofa.Arch{}, nil, nil, err
 	}
@@ -109,7 +117,7 @@ func (c *evalCmd) Run(e *env) error {
 		return json.NewEncoder(e.stdout).Encode(result)
 	}
 	fmt.Fprintf(e.stdout, "arch %s\n%s top-1 %.2f%% on %d images (BN recalibrated on %d training images); %s MACs, %s parameters\n",
-		a.JSON(), c.Split, 100*acc, set.Len(), c.Calib, group(tot.MACs), group(tot.Params))
+		a.JSON(), c.Split, 100*acc, set.Len(), c.Calib, humanize.Count(tot.MACs), humanize.Count(tot.Params))
 	if c.Int8 {
 		fmt.Fprintf(e.stdout, "int8 top-1 %.2f%% (calibrated on %d training images), %+.2f points against float\n", 100*acc8, c.Int8Calib, 100*(acc8-acc))
 	}
@@ -184,6 +192,6 @@ func (c *subnetCmd) Run(e *env) error {
 		return err
 	}
 	_, tot := ir.Stats(g)
-	fmt.Fprintf(e.stdout, "wrote %s: arch %s, %d nodes, %s MACs, %s parameters\n", c.Out, a.JSON(), len(g.Nodes), group(tot.MACs), group(tot.Params))
+	fmt.Fprintf(e.stdout, "wrote %s: arch %s, %d nodes, %s MACs, %s parameters\n", c.Out, a.JSON(), len(g.Nodes), humanize.Count(tot.MACs), humanize.Count(tot.Params))
 	return nil
 }
