@@ -8,6 +8,7 @@ GO_TARGETS = [
     "//cmd/ofac:ofac",
     "//frontend:frontend",
     "//internal/atomicfile:atomicfile",
+    "//internal/humanize:humanize",
     "//ir:ir",
     "//ir/interp:interp",
     "//ir/irtest:irtest",
