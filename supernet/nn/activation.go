@@ -72,7 +72,7 @@ func (a Act) Grad(v float32) float32 {
 
 // Forward returns a(x) as a new tensor from ws.
 func (a Act) Forward(ws *tensor.Arena, x *tensor.Tensor) *tensor.Tensor {
-	y := &tensor.Tensor{Shape: append([]int(nil), x.Shape...), Data: ws.AllocRaw(len(x.Data))} // every element is written
+	y := ws.RawLike(x) // every element is written
 	a.apply(y.Data, x.Data)
 	return y
 }

@@ -23,7 +23,7 @@ func BatchNormTrain(ws *tensor.Arena, x *tensor.Tensor, gamma, beta, runMean, ru
 	n, c, h, w := x.Dims4()
 	checkBN(c, gamma, beta)
 	hw, m := h*w, n*h*w
-	y := ws.Like(x)
+	y := ws.RawLike(x) // affine writes every element
 	sv := BNSaved{Mean: ws.AllocRaw(c), InvStd: ws.AllocRaw(c)}
 	tensor.Parallel(tensor.Workers(c), c, func(_, ch int) {
 		var sum float64
@@ -67,7 +67,7 @@ func BatchNormEval(ws *tensor.Arena, x *tensor.Tensor, gamma, beta, mean, varian
 	if len(mean) < c || len(variance) < c {
 		panic(fmt.Sprintf("nn: batch norm statistics for %d channels, want %d", min(len(mean), len(variance)), c))
 	}
-	y := ws.Like(x)
+	y := ws.RawLike(x) // affine writes every element
 	tensor.Parallel(tensor.Workers(c), c, func(_, ch int) {
 		scale := gamma[ch] * float32(1/math.Sqrt(float64(variance[ch])+float64(eps)))
 		affine(y.Data, x.Data, n, c, h*w, ch, scale, beta[ch]-mean[ch]*scale)

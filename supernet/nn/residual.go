@@ -5,7 +5,7 @@ import "github.com/ofac-dev/ofac/supernet/tensor"
 // Add returns a+b, the residual connection of an inverted-residual block.
 func Add(ws *tensor.Arena, a, b *tensor.Tensor) *tensor.Tensor {
 	tensor.MustSameShape("residual operand", b.Shape, a.Shape)
-	y := ws.Like(a)
+	y := ws.RawLike(a) // every element is written
 	tensor.Add(y.Data, a.Data, b.Data)
 	return y
 }

@@ -32,7 +32,7 @@ func SqueezeExcite(ws *tensor.Arena, x *tensor.Tensor, p SEWeights) (*tensor.Ten
 	cc.A1 = ReLU.Forward(ws, cc.Z1)
 	cc.Z2 = Linear(ws, cc.A1, p.W2, p.B2)
 	cc.Gate = HardSigmoid.Forward(ws, cc.Z2)
-	y := ws.Like(x)
+	y := ws.RawLike(x) // every element is written
 	tensor.Parallel(tensor.Workers(n), n, func(_, i int) {
 		for ch := 0; ch < c; ch++ {
 			q := i*c + ch

@@ -33,6 +33,23 @@ func TestArenaReusesMemoryAfterReset(t *testing.T) {
 	}
 }
 
+func TestArenaZeroesLargeReusedBuffers(t *testing.T) {
+	// Above clearParallel the zeroing is split across workers; every block,
+	// the ragged last one included, must come back zeroed after reuse.
+	n := 3*clearParallel + 17
+	a := NewArena(n)
+	s := a.Alloc(n)
+	for i := range s {
+		s[i] = float32(i + 1)
+	}
+	a.Reset()
+	for i, v := range a.Alloc(n) {
+		if v != 0 {
+			t.Fatalf("element %d of a reused buffer is %v, want 0", i, v)
+		}
+	}
+}
+
 func TestArenaTensor(t *testing.T) {
 	a := NewArena(100)
 	x := a.Tensor(2, 3, 4)
