@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The OFA claim, measured (MODELS.md): for five subnets of different sizes,
+# top-1 on the 10k Fashion-MNIST test set when extracted from the supernet
+# (batch norm recalibrated, no retraining) against the same architecture
+# trained from scratch by the engine for EPOCHS epochs (the supernet's own
+# total), with the recipe of the supernet's full network (--lr 0.1, the
+# other settings at their defaults). The from-scratch runs take hours on a 2-core machine; each keeps a
+# checkpoint in RUNS and the script resumes them, so it can be stopped and
+# started again at will. It prints the markdown table at the end.
+#
+#   bench/ofa-claim.sh EPOCHS [SUPERNET]     (default models/supernet.ckpt)
+#
+# RUNS (default runs/ofa-claim) holds the checkpoints and learning curves;
+# ARCHS overrides the five subnets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ $# -lt 1 || ! "$1" =~ ^[1-9][0-9]*$ ]]; then
+  echo "usage: bench/ofa-claim.sh EPOCHS [SUPERNET]   (EPOCHS: the supernet's total training epochs)" >&2
+  exit 2
+fi
+epochs=$1
+supernet=${2:-models/supernet.ckpt}
+runs=${RUNS:-runs/ofa-claim}
+archs=${ARCHS:-"smallest random:4 random:7 random:5 largest"}
+mkdir -p "$runs"
+bin=$(mktemp -d)/ofac
+trap 'rm -rf "$(dirname "$bin")"' EXIT
+go build -o "$bin" ./cmd/ofac
+
+for a in $archs; do
+  ckpt="$runs/${a/:/-}.ckpt"
+  resume=()
+  if [[ -f "$ckpt" ]]; then resume=(--resume); fi
+  echo "== $a: from scratch, $epochs epochs -> $ckpt" >&2
+  "$bin" train --arch "$a" --epochs "$epochs" --lr 0.1 -q -o "$ckpt" \
+    --csv "$runs/${a/:/-}.csv" "${resume[@]}" >&2
+done
+
+echo "| subnet | MACs | params | extracted from the supernet | trained from scratch ($epochs epochs) | difference |"
+echo "|---|---:|---:|---:|---:|---:|"
+for a in $archs; do
+  ckpt="$runs/${a/:/-}.ckpt"
+  ext=$("$bin" eval --supernet "$supernet" --arch "$a" --json)
+  own=$("$bin" eval --supernet "$ckpt" --arch "$a" --json)
+  python3 -c '
+import json, sys
+e, o = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+print("| `%s` | %.2fM | {:,} | %.2f%% | %.2f%% | %+.2f |".format(e["params"]) % (
+    sys.argv[1], e["macs"] / 1e6, 100 * e["top1"], 100 * o["top1"], 100 * (e["top1"] - o["top1"])))
+' "$a" "$ext" "$own"
+done
