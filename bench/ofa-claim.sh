@@ -4,9 +4,10 @@
 # (batch norm recalibrated, no retraining) against the same architecture
 # trained from scratch by the engine for EPOCHS epochs (the supernet's own
 # total), with the recipe of the supernet's full network (--lr 0.1, the
-# other settings at their defaults). The from-scratch runs take hours on a 2-core machine; each keeps a
-# checkpoint in RUNS and the script resumes them, so it can be stopped and
-# started again at will. It prints the markdown table at the end.
+# other settings at their defaults). The from-scratch runs take hours on a
+# 2-core machine; each keeps a checkpoint in RUNS and the script resumes
+# them, so it can be stopped and started again at will. It prints the
+# markdown table at the end.
 #
 #   bench/ofa-claim.sh EPOCHS [SUPERNET]     (default models/supernet.ckpt)
 #

@@ -20,21 +20,21 @@ type Arena struct {
 func NewArena(n int) *Arena { return &Arena{buf: make([]float32, n)} }
 
 // Alloc returns n zeroed floats. Zeroing is far cheaper than the bugs that
-// stale data from a previous step would cause, but a training step zeroes
-// gigabytes of gradient buffers, so large ones are zeroed by all workers:
-// done on the calling goroutine alone, clearing was a third of a step.
+// stale data from a previous step would cause, but it is still about a
+// sixth of a training step (mostly activation-gradient buffers; see
+// BENCHMARKS.md), so large buffers are zeroed by all workers.
 func (a *Arena) Alloc(n int) []float32 {
 	s := a.AllocRaw(n)
-	Clear(s)
+	clearFloats(s)
 	return s
 }
 
-// clearParallel is the length from which Clear splits the work: below it,
+// clearParallel is the length from which clearFloats splits the work: below it,
 // waking workers costs more than the memclr.
 const clearParallel = 1 << 18
 
-// Clear zeroes s, in parallel when it is large.
-func Clear(s []float32) {
+// clearFloats zeroes s, in parallel when it is large.
+func clearFloats(s []float32) {
 	if len(s) < clearParallel {
 		clear(s)
 		return
