@@ -7,12 +7,14 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/ofac-dev/ofac/internal/atomicfile"
+	"github.com/ofac-dev/ofac/internal/humanize"
 
 	"github.com/ofac-dev/ofac/supernet/data"
 	"github.com/ofac-dev/ofac/supernet/ofa"
@@ -88,7 +90,17 @@ func (c *trainCmd) Run(e *env) error {
 			return err
 		}
 	}
-	var prog train.Progress = &progress{out: e.stderr, quiet: c.Quiet}
+	// Hours of training must not end in a log that cannot be written: check
+	// both outputs' folders now, before the first epoch.
+	for _, f := range []struct{ flag, path string }{{"--log", c.Log}, {"--csv", c.CSV}} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(filepath.Dir(f.path)); err != nil || !st.IsDir() {
+			return usageError{fmt.Errorf("%s %s: folder %s does not exist", f.flag, f.path, filepath.Dir(f.path))}
+		}
+	}
+	var prog train.Progress = &progress{out: e.stderr, quiet: c.Quiet, ck: ck}
 	if c.Log != "" || c.CSV != "" {
 		prog = &logged{Progress: prog, log: c.Log, csv: c.CSV, ck: ck}
 	}
@@ -167,10 +179,12 @@ func phaseList(c train.Config) string {
 	return strings.Join(names, ", ")
 }
 
-// progress draws one bar per epoch with loss, accuracy and ETA.
+// progress draws one bar per epoch with loss, accuracy and ETA, and after
+// each epoch a line with its figures and the time the whole run still needs.
 type progress struct {
 	out   io.Writer
 	quiet bool
+	ck    *train.Checkpoint
 	bar   *progressbar.ProgressBar
 }
 
@@ -198,8 +212,12 @@ func (p *progress) Epoch(r train.EpochRecord) {
 		fmt.Fprintln(p.out)
 	}
 	if !p.quiet {
-		fmt.Fprintf(p.out, "%s epoch %d: loss %.4f, train %.2f%%, val %.2f%% (largest, BN recalibrated), %.0fs, %.0f img/s, %.1f GFLOP/s\n",
-			r.Phase, r.Epoch, r.Loss, 100*r.TrainAcc, 100*r.ValAcc, r.Seconds, r.ImagesSec, r.GFLOPS)
+		left := ""
+		if d := p.ck.Remaining(); d >= time.Second {
+			left = "; about " + humanize.Duration(d) + " left"
+		}
+		fmt.Fprintf(p.out, "%s epoch %d: loss %.4f, train %.2f%%, val %.2f%% (largest, BN recalibrated), %.0fs, %.0f img/s, %.1f GFLOP/s%s\n",
+			r.Phase, r.Epoch, r.Loss, 100*r.TrainAcc, 100*r.ValAcc, r.Seconds, r.ImagesSec, r.GFLOPS, left)
 	}
 }
 
@@ -213,10 +231,10 @@ type logged struct {
 func (l *logged) Epoch(r train.EpochRecord) {
 	l.Progress.Epoch(r)
 	if l.log != "" {
-		if f, err := os.OpenFile(l.log, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-			b, _ := json.Marshal(r)
-			f.Write(append(b, '\n'))
-			f.Close()
+		// A log that cannot be written must not stop hours of training,
+		// but the user is told.
+		if err := appendLine(l.log, r); err != nil {
+			fmt.Fprintf(os.Stderr, "ofac: --log: %v\n", err)
 		}
 	}
 	if l.csv != "" {
@@ -230,4 +248,21 @@ func (l *logged) Epoch(r train.EpochRecord) {
 			fmt.Fprintf(os.Stderr, "ofac: %v\n", err)
 		}
 	}
+}
+
+// appendLine appends v as one JSON line to the file at path.
+func appendLine(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -156,3 +156,21 @@ func TestTrainInit(t *testing.T) {
 		t.Fatalf("init from another space: exit %d, %q", code, errOut)
 	}
 }
+
+func TestTrainRefusesUnwritableLogsBeforeTraining(t *testing.T) {
+	dir := t.TempDir()
+	if err := datatest.Write(dir, 200, 20, 2); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run.ckpt")
+	for _, flag := range []string{"--log", "--csv"} {
+		code, _, errOut := ofac(t, "train", "--space", "tiny", "--data", dir, "-o", out, "-q",
+			flag, filepath.Join(dir, "missing", "curve"))
+		if code != 2 || !strings.Contains(errOut, "does not exist") {
+			t.Errorf("%s into a missing folder: exit %d, %q; want exit 2 naming the folder", flag, code, errOut)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("%s: a checkpoint was written although the run was refused", flag)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"math"
 	"os"
+	"time"
 
 	"github.com/ofac-dev/ofac/internal/atomicfile"
 	"github.com/ofac-dev/ofac/supernet/ofa"
@@ -296,4 +297,42 @@ func (c *Checkpoint) StripTimings() {
 func (c *Checkpoint) Release() {
 	c.Momentum = nil
 	c.Teacher = nil
+}
+
+// Remaining estimates how long the run still needs: each epoch left at the
+// mean time of its phase's finished epochs or, for a phase not started
+// yet, at the last finished epoch's time (phases differ in cost, so that is
+// a rough guess until the phase's first epoch is done). It is zero when
+// the run is done or no epoch has finished.
+func (c *Checkpoint) Remaining() time.Duration {
+	h := c.State.History
+	if len(h) == 0 {
+		return 0
+	}
+	last := h[len(h)-1].Seconds
+	var secs float64
+	for i := c.State.Phase; i < len(c.Config.Phases); i++ {
+		ph := c.Config.Phases[i]
+		left := ph.Epochs
+		if i == c.State.Phase {
+			left -= c.State.Epoch
+		}
+		if left <= 0 {
+			continue
+		}
+		per, n := 0.0, 0
+		for _, r := range h {
+			if r.Phase == ph.Name {
+				per += r.Seconds
+				n++
+			}
+		}
+		if n > 0 {
+			per /= float64(n)
+		} else {
+			per = last
+		}
+		secs += float64(left) * per
+	}
+	return time.Duration(secs * float64(time.Second))
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ofac-dev/ofac/supernet/data"
 	"github.com/ofac-dev/ofac/supernet/data/datatest"
@@ -194,4 +195,26 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRemaining(t *testing.T) {
+	ck := &Checkpoint{Config: Config{Phases: []Phase{{Name: "full", Epochs: 2}, {Name: "kernel", Epochs: 3}}}}
+	if d := ck.Remaining(); d != 0 {
+		t.Errorf("before any epoch: %v, want 0", d)
+	}
+	// One full epoch of 100 s done: one more full epoch and three kernel
+	// epochs, the latter guessed at the last epoch's time.
+	ck.State = State{Phase: 0, Epoch: 1, History: []EpochRecord{{Phase: "full", Seconds: 100}}}
+	if d := ck.Remaining(); d != 400*time.Second {
+		t.Errorf("after 1 full epoch: %v, want 6m40s", d)
+	}
+	// Into the kernel phase: its own epochs set the pace.
+	ck.State = State{Phase: 1, Epoch: 1, History: []EpochRecord{{Phase: "full", Seconds: 100}, {Phase: "full", Seconds: 120}, {Phase: "kernel", Seconds: 50}}}
+	if d := ck.Remaining(); d != 100*time.Second {
+		t.Errorf("after 1 kernel epoch: %v, want 1m40s", d)
+	}
+	ck.State = State{Phase: 2, History: ck.State.History}
+	if d := ck.Remaining(); d != 0 {
+		t.Errorf("done: %v, want 0", d)
+	}
 }
