@@ -49,7 +49,8 @@ func (c *trainCmd) Help() string {
 	return `Trains the supernet by progressive shrinking (full network, then elastic
 kernel, depth and expand ratio, distilling from the full network), or with
 --arch one fixed architecture from scratch. A checkpoint is saved after every
-epoch; stop at any time and continue with --resume.
+epoch; stop at any time and continue with --resume. After every epoch a line
+gives its loss, accuracy and speed and about how long the run still needs.
 
 Examples:
   ofac train -o supernet.ckpt                         the default schedule
