@@ -11,7 +11,8 @@
 #
 #   bench/ofa-claim.sh EPOCHS [SUPERNET]     (default models/supernet.ckpt)
 #
-# RUNS (default runs/ofa-claim) holds the checkpoints and learning curves;
+# RUNS (default runs/ofa-claim) holds the checkpoints and learning curves,
+# one folder per EPOCHS (a finished run is never taken for a longer one);
 # ARCHS overrides the five subnets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,7 @@ if [[ $# -lt 1 || ! "$1" =~ ^[1-9][0-9]*$ ]]; then
 fi
 epochs=$1
 supernet=${2:-models/supernet.ckpt}
-runs=${RUNS:-runs/ofa-claim}
+runs=${RUNS:-runs/ofa-claim}/e$epochs
 archs=${ARCHS:-"smallest random:4 random:7 random:5 largest"}
 mkdir -p "$runs"
 bin=$(mktemp -d)/ofac

@@ -59,6 +59,16 @@ Examples:
 }
 
 func (c *trainCmd) Run(e *env) error {
+	// Hours of training must not end in a log that cannot be written: check
+	// both outputs' folders first, before any data is read.
+	for _, f := range []struct{ flag, path string }{{"--log", c.Log}, {"--csv", c.CSV}} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(filepath.Dir(f.path)); err != nil || !st.IsDir() {
+			return usageError{fmt.Errorf("%s %s: folder %s does not exist", f.flag, f.path, filepath.Dir(f.path))}
+		}
+	}
 	splits, err := data.Load(c.Data)
 	if err != nil {
 		return err
@@ -91,19 +101,9 @@ func (c *trainCmd) Run(e *env) error {
 			return err
 		}
 	}
-	// Hours of training must not end in a log that cannot be written: check
-	// both outputs' folders now, before the first epoch.
-	for _, f := range []struct{ flag, path string }{{"--log", c.Log}, {"--csv", c.CSV}} {
-		if f.path == "" {
-			continue
-		}
-		if st, err := os.Stat(filepath.Dir(f.path)); err != nil || !st.IsDir() {
-			return usageError{fmt.Errorf("%s %s: folder %s does not exist", f.flag, f.path, filepath.Dir(f.path))}
-		}
-	}
 	var prog train.Progress = &progress{out: e.stderr, quiet: c.Quiet, ck: ck}
 	if c.Log != "" || c.CSV != "" {
-		prog = &logged{Progress: prog, log: c.Log, csv: c.CSV, ck: ck}
+		prog = &logged{Progress: prog, log: c.Log, csv: c.CSV, ck: ck, errOut: e.stderr}
 	}
 	start := time.Now()
 	if err := train.Run(ck, splits, c.Out, prog); err != nil {
@@ -227,6 +227,7 @@ type logged struct {
 	train.Progress
 	log, csv string
 	ck       *train.Checkpoint
+	errOut   io.Writer // where write failures are reported
 }
 
 func (l *logged) Epoch(r train.EpochRecord) {
@@ -235,7 +236,7 @@ func (l *logged) Epoch(r train.EpochRecord) {
 		// A log that cannot be written must not stop hours of training,
 		// but the user is told.
 		if err := appendLine(l.log, r); err != nil {
-			fmt.Fprintf(os.Stderr, "ofac: --log: %v\n", err)
+			fmt.Fprintf(l.errOut, "ofac: --log: %v\n", err)
 		}
 	}
 	if l.csv != "" {
@@ -246,7 +247,7 @@ func (l *logged) Epoch(r train.EpochRecord) {
 		}
 		// Atomic, so a script reading the curve never sees half of it.
 		if err := atomicfile.Write(l.csv, []byte(b.String())); err != nil {
-			fmt.Fprintf(os.Stderr, "ofac: %v\n", err)
+			fmt.Fprintf(l.errOut, "ofac: --csv: %v\n", err)
 		}
 	}
 }
