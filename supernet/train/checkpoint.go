@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"math/rand/v2"
 	"os"
 	"time"
 
@@ -300,16 +301,18 @@ func (c *Checkpoint) Release() {
 }
 
 // Remaining estimates how long the run still needs: each epoch left at the
-// mean time of its phase's finished epochs or, for a phase not started
-// yet, at the last finished epoch's time (phases differ in cost, so that is
-// a rough guess until the phase's first epoch is done). It is zero when
-// the run is done or no epoch has finished.
+// mean time of its phase's finished epochs or, for a phase not started yet,
+// at the last finished epoch's time scaled by how much more (or less)
+// arithmetic an image costs in that phase: the elastic phases sample up to
+// four subnets of very different sizes per step and add the teacher's
+// forward pass, so their epochs are not priced like the full phase's. It is
+// zero when the run is done or no epoch has finished.
 func (c *Checkpoint) Remaining() time.Duration {
 	h := c.State.History
 	if len(h) == 0 {
 		return 0
 	}
-	last := h[len(h)-1].Seconds
+	lastRec := h[len(h)-1]
 	var secs float64
 	for i := c.State.Phase; i < len(c.Config.Phases); i++ {
 		ph := c.Config.Phases[i]
@@ -330,9 +333,49 @@ func (c *Checkpoint) Remaining() time.Duration {
 		if n > 0 {
 			per /= float64(n)
 		} else {
-			per = last
+			per = lastRec.Seconds * c.workRatio(ph, lastRec.Phase)
 		}
 		secs += float64(left) * per
 	}
 	return time.Duration(secs * float64(time.Second))
+}
+
+// workRatio is the expected arithmetic per training image of phase ph over
+// that of the phase named done, or 1 when either cannot be priced.
+func (c *Checkpoint) workRatio(ph Phase, done string) float64 {
+	if c.Net == nil {
+		return 1
+	}
+	for _, d := range c.Config.Phases {
+		if d.Name == done {
+			if w := c.imageWork(d); w > 0 {
+				return c.imageWork(ph) / w
+			}
+		}
+	}
+	return 1
+}
+
+// imageWork is the expected multiply-accumulates one training image costs
+// in phase ph: forward and backward (about three forward passes) of every
+// subnet a step samples, plus the teacher's forward pass when the phase
+// distils. The expectation is over a fixed draw of the phase's subnets and
+// resolutions, so the estimate is the same every time it is asked for.
+func (c *Checkpoint) imageWork(ph Phase) float64 {
+	if len(ph.Resolutions) == 0 || ph.Fixed == nil && (len(ph.Kernels) == 0 || len(ph.Expands) == 0 || len(ph.Depths) == 0) {
+		return 0 // not a valid phase; Validate says why
+	}
+	const draws = 64
+	rng := rand.New(rand.NewPCG(1, 1))
+	var work float64
+	for range draws {
+		res := ph.Resolutions[rng.IntN(len(ph.Resolutions))]
+		work += 3 * float64(ph.Samples) * float64(c.Net.MACs(c.sample(ph, rng, res)))
+		if ph.Distill && c.Config.KDRatio > 0 {
+			teacher := c.Net.Space.Largest()
+			teacher.R = res
+			work += float64(c.Net.MACs(teacher))
+		}
+	}
+	return work / draws
 }

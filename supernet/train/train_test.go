@@ -218,3 +218,27 @@ func TestRemaining(t *testing.T) {
 		t.Errorf("done: %v, want 0", d)
 	}
 }
+
+// An elastic phase not started yet is priced by its arithmetic, not at the
+// full phase's pace: in a run on this 2-core machine a full epoch took
+// 273 s and an expand epoch (four subnets a step plus the teacher) 625-640 s.
+func TestRemainingPricesUnstartedPhases(t *testing.T) {
+	cfg := DefaultConfig(ofa.Default)
+	full, kernel, expand := cfg.Phases[0], cfg.Phases[1], cfg.Phases[5]
+	full.Epochs, kernel.Epochs, expand.Epochs = 1, 1, 1
+	cfg.Phases = []Phase{full, kernel, expand}
+	ck := &Checkpoint{Config: cfg, Net: ofa.New(ofa.Default, 1),
+		State: State{Phase: 0, Epoch: 1, History: []EpochRecord{{Phase: "full", Seconds: 100}}}}
+	kernelSecs := 100 * ck.workRatio(kernel, "full")
+	expandSecs := 100 * ck.workRatio(expand, "full")
+	if kernelSecs < 100 || kernelSecs > 150 {
+		t.Errorf("a kernel epoch priced at %.0f s after a 100 s full epoch, want 100-150 s (one subnet, no larger than the full one, plus the teacher)", kernelSecs)
+	}
+	if expandSecs < 150 || expandSecs > 350 {
+		t.Errorf("an expand epoch priced at %.0f s after a 100 s full epoch, want 150-350 s (four smaller subnets plus the teacher)", expandSecs)
+	}
+	want := time.Duration((kernelSecs + expandSecs) * float64(time.Second))
+	if d := ck.Remaining(); d != want {
+		t.Errorf("Remaining = %v, want %v (the kernel and expand epochs)", d, want)
+	}
+}
