@@ -220,8 +220,9 @@ func TestRemaining(t *testing.T) {
 }
 
 // An elastic phase not started yet is priced by its arithmetic, not at the
-// full phase's pace: in a run on this 2-core machine a full epoch took
-// 273 s and an expand epoch (four subnets a step plus the teacher) 625-640 s.
+// full phase's pace: on this 2-core machine a full epoch took 273 s, a kernel
+// epoch 318-325 s and a depth1 epoch (two subnets a step, plus the teacher)
+// 505 s in one run.
 func TestRemainingPricesUnstartedPhases(t *testing.T) {
 	cfg := DefaultConfig(ofa.Default)
 	full, kernel, expand := cfg.Phases[0], cfg.Phases[1], cfg.Phases[5]
