@@ -151,6 +151,19 @@ func TestTrainInit(t *testing.T) {
 	if r.Teacher != nil || r.Momentum != nil || r.Net.Params()[0].Data[0] != c.Net.Params()[0].Data[0] || small.Size() >= big.Size() {
 		t.Fatalf("released: teacher %v, momentum %v, %d bytes from %d", r.Teacher != nil, r.Momentum != nil, small.Size(), big.Size())
 	}
+	// A run stopped early is released only when asked for by name.
+	stopped := filepath.Join(dir, "stopped.ckpt")
+	c.State.Phase, c.State.Epoch = len(c.Config.Phases)-1, 0
+	if err := c.Save(stopped); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := ofac(t, "release", stopped, "-o", released); code != 2 || !strings.Contains(errOut, "--stopped") {
+		t.Fatalf("release of a stopped run: exit %d, %q; want exit 2 pointing to --stopped", code, errOut)
+	}
+	code, out, errOut := ofac(t, "release", stopped, "--stopped", "-o", released)
+	if code != 0 || !strings.Contains(out, "stopped after epoch 0 of 1 of phase expand2") {
+		t.Fatalf("release --stopped: exit %d, %q, %q", code, out, errOut)
+	}
 	bad := []string{"train", "--data", dir, "--init", first, "-o", filepath.Join(dir, "x.ckpt"), "-q"}
 	if code, _, errOut := ofac(t, bad...); code != 1 || !strings.Contains(errOut, "--init") {
 		t.Fatalf("init from another space: exit %d, %q", code, errOut)
