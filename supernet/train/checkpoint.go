@@ -180,6 +180,10 @@ func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
 	if err := validSpace(h.Space); err != nil {
 		return nil, fmt.Errorf("checkpoint header is invalid: %v", err)
 	}
+	if st := h.State; st.Phase < 0 || st.Phase > len(h.Config.Phases) || st.Epoch < 0 {
+		// Commands index the phases by the state, so a crafted file must not get that far.
+		return nil, fmt.Errorf("checkpoint header is invalid: state phase %d, epoch %d does not fit its %d phases", st.Phase, st.Epoch, len(h.Config.Phases))
+	}
 	r := floatReader{b: b[16+n : end]}
 	net := ofa.New(h.Space, 0)
 	if err := r.net(net, h); err != nil {
@@ -313,6 +317,7 @@ func (c *Checkpoint) Remaining() time.Duration {
 		return 0
 	}
 	lastRec := h[len(h)-1]
+	base := -1.0 // work per image of lastRec's phase, priced when first needed
 	var secs float64
 	for i := c.State.Phase; i < len(c.Config.Phases); i++ {
 		ph := c.Config.Phases[i]
@@ -333,27 +338,31 @@ func (c *Checkpoint) Remaining() time.Duration {
 		if n > 0 {
 			per /= float64(n)
 		} else {
-			per = lastRec.Seconds * c.workRatio(ph, lastRec.Phase)
+			if base < 0 {
+				base = c.phaseWork(lastRec.Phase)
+			}
+			per = lastRec.Seconds
+			if base > 0 {
+				per *= c.imageWork(ph) / base
+			}
 		}
 		secs += float64(left) * per
 	}
 	return time.Duration(secs * float64(time.Second))
 }
 
-// workRatio is the expected arithmetic per training image of phase ph over
-// that of the phase named done, or 1 when either cannot be priced.
-func (c *Checkpoint) workRatio(ph Phase, done string) float64 {
+// phaseWork is imageWork of the phase named name, or 0 when it cannot be
+// priced (no network, or no such phase).
+func (c *Checkpoint) phaseWork(name string) float64 {
 	if c.Net == nil {
-		return 1
+		return 0
 	}
-	for _, d := range c.Config.Phases {
-		if d.Name == done {
-			if w := c.imageWork(d); w > 0 {
-				return c.imageWork(ph) / w
-			}
+	for _, ph := range c.Config.Phases {
+		if ph.Name == name {
+			return c.imageWork(ph)
 		}
 	}
-	return 1
+	return 0
 }
 
 // imageWork is the expected multiply-accumulates one training image costs

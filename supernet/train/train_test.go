@@ -197,6 +197,20 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	})
 }
 
+func TestDecodeRefusesStateOutsidePhases(t *testing.T) {
+	ck := &Checkpoint{Config: DefaultConfig(ofa.Tiny), Net: ofa.New(ofa.Tiny, 1)}
+	for _, st := range []State{{Phase: -1}, {Phase: 7}, {Phase: 1, Epoch: -2}} {
+		ck.State = st
+		b, err := ck.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := DecodeCheckpoint(b); err == nil || !strings.Contains(err.Error(), "does not fit") {
+			t.Errorf("state %+v: err %v, want a refusal", st, err)
+		}
+	}
+}
+
 func TestRemaining(t *testing.T) {
 	ck := &Checkpoint{Config: Config{Phases: []Phase{{Name: "full", Epochs: 2}, {Name: "kernel", Epochs: 3}}}}
 	if d := ck.Remaining(); d != 0 {
@@ -230,8 +244,8 @@ func TestRemainingPricesUnstartedPhases(t *testing.T) {
 	cfg.Phases = []Phase{full, kernel, expand}
 	ck := &Checkpoint{Config: cfg, Net: ofa.New(ofa.Default, 1),
 		State: State{Phase: 0, Epoch: 1, History: []EpochRecord{{Phase: "full", Seconds: 100}}}}
-	kernelSecs := 100 * ck.workRatio(kernel, "full")
-	expandSecs := 100 * ck.workRatio(expand, "full")
+	kernelSecs := 100 * ck.imageWork(kernel) / ck.phaseWork("full")
+	expandSecs := 100 * ck.imageWork(expand) / ck.phaseWork("full")
 	if kernelSecs < 100 || kernelSecs > 150 {
 		t.Errorf("a kernel epoch priced at %.0f s after a 100 s full epoch, want 100-150 s (one subnet, no larger than the full one, plus the teacher)", kernelSecs)
 	}
