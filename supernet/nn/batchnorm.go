@@ -20,6 +20,15 @@ type BNSaved struct {
 // using the unbiased variance for runVar. Statistics accumulate in float64 so
 // they do not drift with batch size.
 func BatchNormTrain(ws *tensor.Arena, x *tensor.Tensor, gamma, beta, runMean, runVar []float32, momentum, eps float32) (*tensor.Tensor, BNSaved) {
+	return BatchNormActTrain(ws, x, gamma, beta, runMean, runVar, momentum, eps, Identity)
+}
+
+// BatchNormActTrain is BatchNormTrain followed by the activation act, written
+// in the same pass over the output. The normalised values before act are not
+// kept: BatchNormActBackward recomputes them from x, which saves writing and
+// reading a full activation per layer (elementwise passes, not arithmetic,
+// bound a training step).
+func BatchNormActTrain(ws *tensor.Arena, x *tensor.Tensor, gamma, beta, runMean, runVar []float32, momentum, eps float32, act Act) (*tensor.Tensor, BNSaved) {
 	n, c, h, w := x.Dims4()
 	checkBN(c, gamma, beta)
 	hw, m := h*w, n*h*w
@@ -28,17 +37,12 @@ func BatchNormTrain(ws *tensor.Arena, x *tensor.Tensor, gamma, beta, runMean, ru
 	tensor.Parallel(tensor.Workers(c), c, func(_, ch int) {
 		var sum float64
 		for i := 0; i < n; i++ {
-			for _, v := range x.Data[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-				sum += float64(v)
-			}
+			sum += sum64(x.Data[(i*c+ch)*hw : (i*c+ch+1)*hw])
 		}
 		mean := sum / float64(m)
 		var ss float64
 		for i := 0; i < n; i++ {
-			for _, v := range x.Data[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-				d := float64(v) - mean
-				ss += d * d
-			}
+			ss += sumSqDev64(x.Data[(i*c+ch)*hw:(i*c+ch+1)*hw], mean)
 		}
 		variance := ss / float64(m)
 		inv := 1 / math.Sqrt(variance+float64(eps))
@@ -53,11 +57,18 @@ func BatchNormTrain(ws *tensor.Arena, x *tensor.Tensor, gamma, beta, runMean, ru
 			}
 			runVar[ch] = (1-momentum)*runVar[ch] + momentum*float32(unbiased)
 		}
-		scale := gamma[ch] * float32(inv)
-		shift := beta[ch] - float32(mean)*scale
-		affine(y.Data, x.Data, n, c, hw, ch, scale, shift)
+		scale, shift := bnAffine(gamma[ch], beta[ch], sv.Mean[ch], sv.InvStd[ch])
+		affineAct(y.Data, x.Data, n, c, hw, ch, scale, shift, act)
 	})
 	return y, sv
+}
+
+// bnAffine folds a channel's batch statistics into y = x*scale + shift. The
+// forward and backward passes both call it, so the values before the
+// activation that backward recomputes are the forward's to the bit.
+func bnAffine(gamma, beta, mean, invStd float32) (scale, shift float32) {
+	scale = gamma * invStd
+	return scale, beta - mean*scale
 }
 
 // BatchNormEval normalises with fixed statistics (inference mode).
@@ -79,23 +90,58 @@ func BatchNormEval(ws *tensor.Arena, x *tensor.Tensor, gamma, beta, mean, varian
 // dgamma += sum(dy*xhat), dbeta += sum(dy), and
 // dx += gamma*invstd*(dy - mean(dy) - xhat*mean(dy*xhat)).
 func BatchNormBackward(dy, x *tensor.Tensor, gamma []float32, sv BNSaved, dx *tensor.Tensor, dgamma, dbeta []float32) {
+	bnBackward(nil, Identity, dy, x, gamma, nil, sv, dx, dgamma, dbeta, true)
+}
+
+// BatchNormActBackward is the backward pass of BatchNormActTrain: dy is the
+// gradient of act's output. It accumulates dgamma and dbeta like
+// BatchNormBackward but overwrites dx, so dx may come from AllocRaw: x (a
+// conv's output) has batch norm as its only reader, and not zeroing its
+// gradient saves a pass over memory.
+func BatchNormActBackward(ws *tensor.Arena, act Act, dy, x *tensor.Tensor, gamma, beta []float32, sv BNSaved, dx *tensor.Tensor, dgamma, dbeta []float32) {
+	bnBackward(ws, act, dy, x, gamma, beta, sv, dx, dgamma, dbeta, false)
+}
+
+// bnBackward computes the batch norm gradients through act; accumulate says
+// whether dx is added to or overwritten.
+func bnBackward(ws *tensor.Arena, act Act, dy, x *tensor.Tensor, gamma, beta []float32, sv BNSaved, dx *tensor.Tensor, dgamma, dbeta []float32, accumulate bool) {
 	n, c, h, w := x.Dims4()
 	tensor.MustSameShape("batch norm dy", dy.Shape, x.Shape)
 	if dx != nil {
 		tensor.MustSameShape("batch norm dx", dx.Shape, x.Shape)
 	}
 	hw, m := h*w, float64(n*h*w)
-	tensor.Parallel(tensor.Workers(c), c, func(_, ch int) {
+	workers := tensor.Workers(c)
+	// With an activation, each worker keeps the gradient before it for the
+	// channel in hand (n*hw floats, cache-sized) between the two passes.
+	var scratch []float32
+	if act != Identity {
+		scratch = ws.AllocRaw(workers * n * hw)
+	}
+	tensor.Parallel(workers, c, func(worker, ch int) {
 		mean, inv := sv.Mean[ch], sv.InvStd[ch]
+		var g []float32 // dy through act, channel ch of every image
+		if act != Identity {
+			g = scratch[worker*n*hw : (worker+1)*n*hw]
+			scale, shift := bnAffine(gamma[ch], beta[ch], mean, inv)
+			for i := 0; i < n; i++ {
+				o := (i*c + ch) * hw
+				act.backwardAffine(g[i*hw:(i+1)*hw], dy.Data[o:o+hw], x.Data[o:o+hw], scale, shift)
+			}
+		}
+		grad := func(i int) []float32 {
+			if g != nil {
+				return g[i*hw : (i+1)*hw]
+			}
+			o := (i*c + ch) * hw
+			return dy.Data[o : o+hw]
+		}
 		var sdy, sdyx float64
 		for i := 0; i < n; i++ {
 			o := (i*c + ch) * hw
-			xs, ds := x.Data[o:o+hw], dy.Data[o:o+hw:o+hw]
-			for j, v := range xs {
-				d := float64(ds[j])
-				sdy += d
-				sdyx += d * float64((v-mean)*inv)
-			}
+			a, b := bnGradSums(grad(i), x.Data[o:o+hw], mean, inv)
+			sdy += a
+			sdyx += b
 		}
 		if dgamma != nil {
 			dgamma[ch] += float32(sdyx)
@@ -110,21 +156,122 @@ func BatchNormBackward(dy, x *tensor.Tensor, gamma []float32, sv BNSaved, dx *te
 		mdy, mdyx := float32(sdy/m), float32(sdyx/m)
 		for i := 0; i < n; i++ {
 			o := (i*c + ch) * hw
-			xs, ds, out := x.Data[o:o+hw], dy.Data[o:o+hw:o+hw], dx.Data[o:o+hw:o+hw]
-			for j, v := range xs {
-				out[j] += k * (ds[j] - mdy - (v-mean)*inv*mdyx)
+			xs, ds, out := x.Data[o:o+hw], grad(i), dx.Data[o:o+hw:o+hw]
+			ds = ds[:len(xs)]
+			if accumulate {
+				for j, v := range xs {
+					out[j] += k * (ds[j] - mdy - (v-mean)*inv*mdyx)
+				}
+			} else {
+				for j, v := range xs {
+					out[j] = k * (ds[j] - mdy - (v-mean)*inv*mdyx)
+				}
 			}
 		}
 	})
 }
 
+// The reductions below keep four running sums, not one: a single float64
+// sum waits on the adder's latency for every element, and these loops were a
+// tenth of a training step.
+
+// sum64 returns the sum of xs in float64.
+func sum64(xs []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(xs); i += 4 {
+		v := xs[i : i+4 : i+4]
+		s0 += float64(v[0])
+		s1 += float64(v[1])
+		s2 += float64(v[2])
+		s3 += float64(v[3])
+	}
+	for ; i < len(xs); i++ {
+		s0 += float64(xs[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sumSqDev64 returns the sum of (x-mean)^2 over xs in float64.
+func sumSqDev64(xs []float32, mean float64) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(xs); i += 4 {
+		v := xs[i : i+4 : i+4]
+		d0, d1, d2, d3 := float64(v[0])-mean, float64(v[1])-mean, float64(v[2])-mean, float64(v[3])-mean
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(xs); i++ {
+		d := float64(xs[i]) - mean
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// bnGradSums returns sum(dy) and sum(dy*xhat), xhat = (x-mean)*inv, over one
+// plane, in float64.
+func bnGradSums(dy, xs []float32, mean, inv float32) (sdy, sdyx float64) {
+	dy = dy[:len(xs)]
+	var a0, a1, b0, b1 float64
+	i := 0
+	for ; i+2 <= len(xs); i += 2 {
+		d0, d1 := float64(dy[i]), float64(dy[i+1])
+		a0 += d0
+		a1 += d1
+		b0 += d0 * float64((xs[i]-mean)*inv)
+		b1 += d1 * float64((xs[i+1]-mean)*inv)
+	}
+	if i < len(xs) {
+		d := float64(dy[i])
+		a0 += d
+		b0 += d * float64((xs[i]-mean)*inv)
+	}
+	return a0 + a1, b0 + b1
+}
+
 // affine writes y = x*scale + shift over channel ch of every image.
 func affine(y, x []float32, n, c, hw, ch int, scale, shift float32) {
+	affineAct(y, x, n, c, hw, ch, scale, shift, Identity)
+}
+
+// affineAct writes y = act(x*scale + shift) over channel ch of every image,
+// one loop per activation (a switch per element costs more than the
+// arithmetic).
+func affineAct(y, x []float32, n, c, hw, ch int, scale, shift float32, act Act) {
 	for i := 0; i < n; i++ {
 		o := (i*c + ch) * hw
 		xs, ys := x[o:o+hw], y[o:o+hw:o+hw]
-		for j, v := range xs {
-			ys[j] = v*scale + shift
+		switch act {
+		case Identity:
+			for j, v := range xs {
+				ys[j] = v*scale + shift
+			}
+		case ReLU:
+			for j, v := range xs {
+				u := v*scale + shift
+				ys[j] = keepIf(u > 0, u) // max(u, 0) but branch-free: the sign is random
+			}
+		case HardSwish:
+			for j, v := range xs {
+				// The builtin min and max order NaN and signed zeros at a
+				// cost; u+3 is rarely outside [0, 6], so these branches
+				// predict well.
+				u := v*scale + shift
+				t := u + 3
+				if t < 0 {
+					t = 0
+				} else if t > 6 {
+					t = 6
+				}
+				ys[j] = u * t / 6
+			}
+		default:
+			for j, v := range xs {
+				ys[j] = act.Apply(v*scale + shift)
+			}
 		}
 	}
 }

@@ -60,3 +60,42 @@ func TestBatchNormStatistics(t *testing.T) {
 		t.Error("inference changed the running mean")
 	}
 }
+
+// The fused batch norm + activation must give the unfused pair's results to
+// the bit, forward and backward (training runs resumed across the change
+// stay reproducible), and must overwrite, not add to, its dx.
+func TestBatchNormActMatchesUnfused(t *testing.T) {
+	rng := newRNG(11)
+	for _, act := range []Act{Identity, ReLU, HardSwish, HardSigmoid} {
+		for _, shape := range [][]int{{3, 4, 3, 3}, {5, 2, 7, 7}} {
+			x := randT(rng, shape...)
+			gamma, beta := randT(rng, shape[1]).Data, randT(rng, shape[1]).Data
+			dy := randT(rng, shape...)
+
+			pre, sv := BatchNormTrain(nil, x, gamma, beta, nil, nil, 0.1, 1e-5)
+			want := act.Forward(nil, pre)
+			dpre := tensor.New(shape...)
+			act.Backward(dy, pre, dpre)
+			wantDX := tensor.New(shape...)
+			wantDG, wantDB := make([]float32, shape[1]), make([]float32, shape[1])
+			BatchNormBackward(dpre, x, gamma, sv, wantDX, wantDG, wantDB)
+
+			got, sv2 := BatchNormActTrain(tensor.NewArena(0), x, gamma, beta, nil, nil, 0.1, 1e-5, act)
+			gotDX := randT(rng, shape...) // stale contents must be overwritten
+			gotDG, gotDB := make([]float32, shape[1]), make([]float32, shape[1])
+			BatchNormActBackward(tensor.NewArena(0), act, dy, x, gamma, beta, sv2, gotDX, gotDG, gotDB)
+
+			for name, pair := range map[string][2][]float32{
+				"y": {want.Data, got.Data}, "dx": {wantDX.Data, gotDX.Data},
+				"dgamma": {wantDG, gotDG}, "dbeta": {wantDB, gotDB},
+			} {
+				for i := range pair[0] {
+					if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
+						t.Errorf("%v %v: %s[%d] = %g fused, %g unfused", act, shape, name, i, pair[1][i], pair[0][i])
+						break
+					}
+				}
+			}
+		}
+	}
+}

@@ -98,6 +98,8 @@ func depthwiseForwardRows(ws *tensor.Arena, g convGeom, x, w, b, y []float32) {
 			out := y[p*ohw : (p+1)*ohw]
 			if b != nil {
 				tensor.Fill(out, b[c])
+			} else {
+				clear(out) // the rows below add into it
 			}
 			k := w[c*kk : (c+1)*kk]
 			for oy := 0; oy < g.oh; oy++ {

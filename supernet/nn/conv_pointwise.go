@@ -26,12 +26,17 @@ func pointwiseForward(g convGeom, x, w, b, y []float32) {
 	})
 }
 
-// pointwiseBackward computes, per image, dX_n += W^T dY_n directly, and
-// dW += dY_n X_n^T into the partial of the image's chunk (see partials.go).
-func pointwiseBackward(ws *tensor.Arena, g convGeom, dy, x, w, dx, dw, db []float32) {
+// pointwiseBackward computes, per image, dX_n += W^T dY_n directly (dX_n =
+// W^T dY_n with setDX), and dW += dY_n X_n^T into the partial of the image's
+// chunk (see partials.go).
+func pointwiseBackward(ws *tensor.Arena, g convGeom, dy, x, w, dx, dw, db []float32, setDX bool) {
 	if pointwiseFused(g, true) {
-		pointwiseBackwardFused(ws, g, dy, x, w, dx, dw, db)
+		pointwiseBackwardFused(ws, g, dy, x, w, dx, dw, db, setDX)
 		return
+	}
+	var betaDX float32 = 1
+	if setDX {
+		betaDX = 0
 	}
 	hw := g.h * g.w
 	xs, ys := g.cin*hw, g.cout*hw
@@ -49,7 +54,7 @@ func pointwiseBackward(ws *tensor.Arena, g convGeom, dy, x, w, dx, dw, db []floa
 		for i := lo; i < hi; i++ {
 			dyi, xi := dy[i*ys:(i+1)*ys], x[i*xs:(i+1)*xs]
 			if dx != nil {
-				gemm.Sgemm(true, false, g.cin, hw, g.cout, 1, w, g.cin, dyi, hw, 1, dx[i*xs:(i+1)*xs], hw)
+				gemm.Sgemm(true, false, g.cin, hw, g.cout, 1, w, g.cin, dyi, hw, betaDX, dx[i*xs:(i+1)*xs], hw)
 			}
 			if cw != nil {
 				gemm.Sgemm(false, true, g.cout, g.cin, hw, 1, dyi, hw, xi, hw, 1, cw, g.cin)

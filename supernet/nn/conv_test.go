@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"testing"
 
@@ -183,5 +184,50 @@ func TestConvDeterministicAcrossThreads(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Forward hands out its output uninitialised, so every kernel path must write
+// every element: run each on an arena full of NaN and compare with a run on
+// fresh, zeroed memory.
+func TestConvForwardWritesEveryOutput(t *testing.T) {
+	for _, k := range append([]*dwKernels{nil}, dwPaths()...) {
+		withDW(k, func() {
+			for i, c := range convCases {
+				cv, x, w, b := c.setup(uint64(i))
+				for _, bias := range [][]float32{nil, b} {
+					want := cv.Forward(nil, x, w, bias)
+					n := 4*len(want.Data) + 1<<16
+					ws := tensor.NewArena(n)
+					tensor.Fill(ws.AllocRaw(n), float32(math.NaN()))
+					ws.Reset()
+					got := cv.Forward(ws, x, w, bias)
+					if d := tensor.MaxAbsDiff(got.Data, want.Data); !(d == 0) {
+						t.Errorf("%v (depthwise %v, bias %v): max abs diff %g from a zeroed output", c, k != nil, bias != nil, d)
+					}
+				}
+			}
+		})
+	}
+}
+
+// BackwardSet must write every element of dx, on every kernel path: its dx
+// starts as NaN here and must end equal to Backward's on a zeroed dx.
+func TestConvBackwardSetOverwritesDX(t *testing.T) {
+	for _, k := range append([]*dwKernels{nil}, dwPaths()...) {
+		withDW(k, func() {
+			for i, c := range convCases {
+				cv, x, w, _ := c.setup(uint64(i))
+				dy := randT(newRNG(uint64(i)+100), cv.OutShape(x.Shape, w.Shape)...)
+				want := tensor.New(x.Shape...)
+				cv.Backward(nil, dy, x, w, want, nil, nil)
+				got := tensor.New(x.Shape...)
+				tensor.Fill(got.Data, float32(math.NaN()))
+				cv.BackwardSet(nil, dy, x, w, got, nil, nil)
+				if d := tensor.MaxAbsDiff(got.Data, want.Data); !(d == 0) {
+					t.Errorf("%v (depthwise %v): max abs diff %g from Backward on a zeroed dx", c, k != nil, d)
+				}
+			}
+		})
 	}
 }

@@ -56,10 +56,13 @@ func depthwiseForward(ws *tensor.Arena, g convGeom, x, w, b, y []float32) {
 	depthwiseForwardRows(ws, g, x, w, b, y)
 }
 
-func depthwiseBackward(ws *tensor.Arena, g convGeom, dy, x, w, dx, dw, db []float32) {
+func depthwiseBackward(ws *tensor.Arena, g convGeom, dy, x, w, dx, dw, db []float32, setDX bool) {
 	if k := dwFlat; k != nil {
-		depthwiseBackwardFlat(ws, g, dy, x, w, dx, dw, db, k)
+		depthwiseBackwardFlat(ws, g, dy, x, w, dx, dw, db, setDX, k)
 		return
+	}
+	if setDX {
+		clear(dx) // the row path only accumulates
 	}
 	depthwiseBackwardRows(ws, g, dy, x, w, dx, dw, db)
 }
@@ -225,14 +228,24 @@ func deinterleave(ev, od, row []float32, pad int) {
 }
 
 // interleaveAdd is the adjoint of deinterleave with the phase rows starting
-// at column pad/2: d[x] += (ev or od)[(x+pad)/2 - pad/2].
-func interleaveAdd(d, ev, od []float32, pad int) {
+// at column pad/2: d[x] += (ev or od)[(x+pad)/2 - pad/2], or = with set.
+func interleaveAdd(d, ev, od []float32, pad int, set bool) {
 	a, b := ev, od
 	if pad&1 == 1 {
 		a, b = od, ev[1:]
 	}
 	n := len(d) / 2
 	a, b = a[:n+len(d)&1], b[:n]
+	if set {
+		for i := range b {
+			r := d[2*i : 2*i+2 : 2*i+2]
+			r[0], r[1] = a[i], b[i]
+		}
+		if len(d)&1 == 1 {
+			d[2*n] = a[n]
+		}
+		return
+	}
 	for i := range b {
 		r := d[2*i : 2*i+2 : 2*i+2]
 		r[0] += a[i]
@@ -347,8 +360,9 @@ func (p *dwBwdPlan) fill(dst, plane []float32, oh, ow int) {
 	}
 }
 
-// add accumulates the phases in src into dx plane (h x w).
-func (p *dwBwdPlan) add(dx, src []float32, h, w int) {
+// add accumulates the phases in src into dx plane (h x w), or with set
+// writes them there: every element of the plane comes from exactly one phase.
+func (p *dwBwdPlan) add(dx, src []float32, h, w int, set bool) {
 	s := p.s
 	for y := 0; y < h; y++ {
 		Y := y + p.pad
@@ -356,6 +370,10 @@ func (p *dwBwdPlan) add(dx, src []float32, h, w int) {
 		d := dx[y*w : (y+1)*w : (y+1)*w]
 		if s == 1 {
 			sr := src[I*p.wd:][:w]
+			if set {
+				copy(d, sr)
+				continue
+			}
 			for x := range d {
 				d[x] += sr[x]
 			}
@@ -363,17 +381,22 @@ func (p *dwBwdPlan) add(dx, src []float32, h, w int) {
 		}
 		if s == 2 {
 			b0 := 2*a*p.lr + I*p.wd
-			interleaveAdd(d, src[b0:b0+p.wd], src[b0+p.lr:b0+p.lr+p.wd], p.pad)
+			interleaveAdd(d, src[b0:b0+p.wd], src[b0+p.lr:b0+p.lr+p.wd], p.pad, set)
 			continue
 		}
 		for x := range d {
 			X := x + p.pad
-			d[x] += src[(a*s+X%s)*p.lr+I*p.wd+X/s-p.jmin]
+			v := src[(a*s+X%s)*p.lr+I*p.wd+X/s-p.jmin]
+			if set {
+				d[x] = v
+			} else {
+				d[x] += v
+			}
 		}
 	}
 }
 
-func depthwiseBackwardFlat(ws *tensor.Arena, g convGeom, dy, x, w, dx, dw, db []float32, k *dwKernels) {
+func depthwiseBackwardFlat(ws *tensor.Arena, g convGeom, dy, x, w, dx, dw, db []float32, setDX bool, k *dwKernels) {
 	hw, ohw, kk := g.h*g.w, g.oh*g.ow, g.kh*g.kw
 	var fp dwFwdPlan
 	var bp dwBwdPlan
@@ -447,7 +470,7 @@ func depthwiseBackwardFlat(ws *tensor.Arena, g convGeom, dy, x, w, dx, dw, db []
 				}
 				for j := 0; j < gn; j++ {
 					p := (i0+j)*g.cin + c
-					bp.add(dx[p*hw:(p+1)*hw], outs[j*np*bp.lr:], g.h, g.w)
+					bp.add(dx[p*hw:(p+1)*hw], outs[j*np*bp.lr:], g.h, g.w, setDX)
 				}
 			}
 			if db != nil {

@@ -85,7 +85,7 @@ func pointwiseForwardFused(g convGeom, x, w, b, y []float32) {
 	pwPool.Put(&buf)
 }
 
-func pointwiseBackwardFused(ws *tensor.Arena, g convGeom, dy, x, w, dx, dw, db []float32) {
+func pointwiseBackwardFused(ws *tensor.Arena, g convGeom, dy, x, w, dx, dw, db []float32, setDX bool) {
 	hw := g.h * g.w
 	cols := g.n * hw
 	dyg := ws.AllocRaw(g.cout * cols)
@@ -98,7 +98,7 @@ func pointwiseBackwardFused(ws *tensor.Arena, g convGeom, dy, x, w, dx, dw, db [
 	if dx != nil {
 		dxg := ws.AllocRaw(g.cin * cols)
 		gemm.Sgemm(true, false, g.cin, cols, g.cout, 1, w, g.cin, dyg, cols, 0, dxg, cols)
-		scatterPlanes(dx, dxg, g.n, g.cin, hw, true)
+		scatterPlanes(dx, dxg, g.n, g.cin, hw, !setDX)
 	}
 	if db != nil {
 		sumPlanes(db, dyg, cols)

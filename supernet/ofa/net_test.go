@@ -191,3 +191,48 @@ func TestSortChannelsKeepsTheFunction(t *testing.T) {
 		}
 	}
 }
+
+// A training step reuses its arena, and several of its buffers are handed
+// out uninitialised for kernels that overwrite them. Run the step on an
+// arena filled with NaN: any element a kernel failed to write would poison
+// the gradients, which must equal those of a step on fresh, zeroed memory.
+func TestTrainStepIgnoresStaleArena(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	net := New(tinySpace, 3)
+	a := Arch{KS: []int{3, 5, 7, 3, 5, 3}, E: []int{3, 4, 6, 3, 4, 6}, D: []int{2, 1, 2}, R: 12}
+	x := randInput(rng, 4, a.R)
+	r := tensor.New(4, tinySpace.Classes)
+	tensor.RandNormal(r.Data, 1, rng)
+	step := func(ws *tensor.Arena) [][]float32 {
+		for _, p := range net.Params() {
+			clear(p.Grad)
+		}
+		logits, bp := net.Forward(ws, a, x, Train, nil, 0, nil)
+		bp.Backward(r)
+		out := [][]float32{append([]float32(nil), logits.Data...)}
+		for _, p := range net.Params() {
+			out = append(out, append([]float32(nil), p.Grad...))
+		}
+		return out
+	}
+	want := step(nil)
+	ws := tensor.NewArena(0)
+	step(ws)
+	used := ws.Used()
+	ws.Reset() // regrows the arena to the step's size
+	tensor.Fill(ws.AllocRaw(used), float32(math.NaN()))
+	ws.Reset()
+	got := step(ws)
+	if ws.Used() != used {
+		t.Fatalf("second step used %d floats, first %d", ws.Used(), used)
+	}
+	for i := range want {
+		if d := tensor.MaxAbsDiff(got[i], want[i]); !(d == 0) {
+			name := "logits"
+			if i > 0 {
+				name = net.Params()[i-1].Name
+			}
+			t.Errorf("%s: max abs diff %g from a step on zeroed memory", name, d)
+		}
+	}
+}

@@ -15,34 +15,45 @@ func (p *pass) convBNAct(c *convBN, x *tensor.Tensor, w, g []float32, wshape []i
 	if t := p.tape; t != nil {
 		isInput := len(t.ops) == 0 // the stem reads the image, which needs no gradient
 		t.push(func() {
-			var dx *tensor.Tensor
-			if !isInput {
-				dx = t.grad(x)
+			dw := tensor.FromSlice(g, wshape...)
+			if isInput {
+				conv.Backward(p.ws, t.grad(z), x, wt, nil, dw, nil)
+				return
 			}
-			conv.Backward(p.ws, t.grad(z), x, wt, dx, tensor.FromSlice(g, wshape...), nil)
+			// Backward runs in reverse, so the op that ran last forward writes
+			// x's gradient first: overwriting saves zeroing the buffer.
+			if dx, first := t.claim(x); first {
+				conv.BackwardSet(p.ws, t.grad(z), x, wt, dx, dw, nil)
+			} else {
+				conv.Backward(p.ws, t.grad(z), x, wt, dx, dw, nil)
+			}
 		})
 	}
-	return p.activate(act, p.batchNorm(c, z))
+	return p.batchNormAct(c, z, act)
 }
 
-// batchNorm normalises z over its first C channels of c's parameters.
-func (p *pass) batchNorm(c *convBN, z *tensor.Tensor) *tensor.Tensor {
+// batchNormAct normalises z over its first C channels of c's parameters,
+// then applies act. With batch statistics the two run as one fused pass
+// (and one fused backward in training).
+func (p *pass) batchNormAct(c *convBN, z *tensor.Tensor, act nn.Act) *tensor.Tensor {
 	ch := z.Shape[1]
 	gamma, beta := c.gamma.Data[:ch], c.beta.Data[:ch]
 	bn := c.bn
 	switch p.mode {
 	case Train:
-		y, sv := nn.BatchNormTrain(p.ws, z, gamma, beta, bn.RunningMean[:ch], bn.RunningVar[:ch], bn.Momentum, bn.Eps)
+		y, sv := nn.BatchNormActTrain(p.ws, z, gamma, beta, bn.RunningMean[:ch], bn.RunningVar[:ch], bn.Momentum, bn.Eps, act)
 		t := p.tape
 		t.push(func() {
-			nn.BatchNormBackward(t.grad(y), z, gamma, sv, t.grad(z), c.gamma.Grad[:ch], c.beta.Grad[:ch])
+			// z's only reader is this batch norm, so its gradient is written
+			// here, not accumulated: no zeroed buffer needed.
+			nn.BatchNormActBackward(p.ws, act, t.grad(y), z, gamma, beta, sv, t.fresh(z), c.gamma.Grad[:ch], c.beta.Grad[:ch])
 		})
 		return y
 	case Teacher:
-		y, _ := nn.BatchNormTrain(p.ws, z, gamma, beta, nil, nil, 0, bn.Eps)
+		y, _ := nn.BatchNormActTrain(p.ws, z, gamma, beta, nil, nil, 0, bn.Eps, act)
 		return y
 	case Calibrate:
-		y, sv := nn.BatchNormTrain(p.ws, z, gamma, beta, nil, nil, 0, bn.Eps)
+		y, sv := nn.BatchNormActTrain(p.ws, z, gamma, beta, nil, nil, 0, bn.Eps, act)
 		p.stats.accumulate(bn, sv)
 		return y
 	}
@@ -50,7 +61,7 @@ func (p *pass) batchNorm(c *convBN, z *tensor.Tensor) *tensor.Tensor {
 	if p.stats != nil {
 		mean, variance = p.stats.lookup(bn, ch)
 	}
-	return nn.BatchNormEval(p.ws, z, gamma, beta, mean, variance, bn.Eps)
+	return p.activate(act, nn.BatchNormEval(p.ws, z, gamma, beta, mean, variance, bn.Eps))
 }
 
 func (p *pass) activate(act nn.Act, x *tensor.Tensor) *tensor.Tensor {

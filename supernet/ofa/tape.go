@@ -27,6 +27,28 @@ func (t *tape) grad(x *tensor.Tensor) *tensor.Tensor {
 	return g
 }
 
+// fresh returns an uninitialised gradient buffer for x, for the one op that
+// writes all of x's gradient (x has no other reader). It must be the only
+// writer: a later grad(x) would add to it.
+func (t *tape) fresh(x *tensor.Tensor) *tensor.Tensor {
+	if _, ok := t.grads[x]; ok {
+		panic("ofa: fresh gradient asked for an activation that already has one")
+	}
+	g := t.ws.RawLike(x)
+	t.grads[x] = g
+	return g
+}
+
+// claim returns x's gradient buffer and whether the caller is its first
+// writer. A first writer gets the buffer uninitialised and must overwrite all
+// of it; later writers add to it.
+func (t *tape) claim(x *tensor.Tensor) (g *tensor.Tensor, first bool) {
+	if g, ok := t.grads[x]; ok {
+		return g, false
+	}
+	return t.fresh(x), true
+}
+
 func (t *tape) push(f func()) { t.ops = append(t.ops, f) }
 
 // backward seeds dLoss/dOut and runs the recorded ops in reverse.
