@@ -2,6 +2,7 @@ package data
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 )
@@ -17,9 +18,10 @@ const Pad = 2
 // A training loader (train = true) visits the images in a fresh random order
 // every epoch and augments each one: the random crop described at Pad, then
 // a horizontal flip with probability 1/2 (crop first, then flip, as
-// torchvision's RandomCrop + RandomHorizontalFlip), then a bilinear resize
-// to the requested resolution, then Normalize. An evaluation loader visits
-// the images in dataset order and only resizes and normalises.
+// torchvision's RandomCrop + RandomHorizontalFlip), then, if SetErasing
+// asked for it, random erasing, then a bilinear resize to the requested
+// resolution, then Normalize. An evaluation loader visits the images in
+// dataset order and only resizes and normalises.
 //
 // Determinism and resuming: there is no generator state to save. The order
 // of epoch e is a permutation drawn from a PCG seeded by a hash of
@@ -39,8 +41,33 @@ type Loader struct {
 	train bool
 	seed  uint64
 
+	erase float64 // probability of random erasing, see SetErasing
+
 	mu       sync.Mutex
 	resizers map[int]*resizer // by output resolution
+}
+
+// Random erasing (Zhong et al., "Random Erasing Data Augmentation", 2017)
+// with the paper's settings: the rectangle covers eraseMinArea..eraseMaxArea
+// of the image, with aspect ratio (height/width) eraseMinAspect..1/that,
+// placed so that it lies inside the image; up to eraseTries draws.
+const (
+	eraseMinArea   = 0.02
+	eraseMaxArea   = 0.4
+	eraseMinAspect = 0.3
+	eraseTries     = 100
+)
+
+// SetErasing makes a training loader erase, with probability p per image,
+// a random rectangle of the cropped and flipped image and fill it with
+// uniformly random pixel values (0..255 before normalisation). p = 0 (the
+// default) turns it off and leaves every batch as it was without it. Call it
+// before the first Fill; it panics unless 0 <= p <= 1.
+func (l *Loader) SetErasing(p float64) {
+	if !(p >= 0 && p <= 1) {
+		panic(fmt.Sprintf("data: SetErasing: probability %g, want 0..1", p))
+	}
+	l.erase = p
 }
 
 // NewLoader returns a loader over d with the given batch size. train selects
@@ -95,14 +122,52 @@ func (e *Epoch) Index(pos int) int {
 	return int(e.order[pos])
 }
 
-// augment returns the crop offset (0..2*Pad each) and flip for position pos.
-func (e *Epoch) augment(pos int) (dx, dy int, flip bool) {
+// augment returns the crop offset (0..2*Pad each) and flip for position pos,
+// and the generator, positioned after those draws, for the erasing draws:
+// the crop and flip of an image do not change when erasing is turned on.
+func (e *Epoch) augment(pos int) (dx, dy int, flip bool, g *rand.PCG) {
 	s1 := hash2(hash2(e.l.seed, tagAugment), uint64(e.epoch))
-	g := rand.NewPCG(s1, hash2(s1, uint64(pos)))
+	g = rand.NewPCG(s1, hash2(s1, uint64(pos)))
 	dx = int(uintn(g, 2*Pad+1))
 	dy = int(uintn(g, 2*Pad+1))
 	flip = g.Uint64()>>63 == 1
-	return dx, dy, flip
+	return dx, dy, flip, g
+}
+
+// eraseRect draws whether and where to erase a rows x cols image: the
+// rectangle's top-left corner and size, ok false for no erasing (the coin
+// said no, or no draw fitted in eraseTries).
+func eraseRect(g *rand.PCG, p float64, rows, cols int) (y0, x0, h, w int, ok bool) {
+	if unitFloat(g) >= p {
+		return 0, 0, 0, 0, false
+	}
+	area := float64(rows * cols)
+	for range eraseTries {
+		target := area * (eraseMinArea + (eraseMaxArea-eraseMinArea)*unitFloat(g))
+		aspect := eraseMinAspect + (1/eraseMinAspect-eraseMinAspect)*unitFloat(g)
+		h = int(math.Round(math.Sqrt(target * aspect)))
+		w = int(math.Round(math.Sqrt(target / aspect)))
+		if h >= 1 && w >= 1 && h < rows && w < cols {
+			y0 = int(uintn(g, uint64(rows-h+1)))
+			x0 = int(uintn(g, uint64(cols-w+1)))
+			return y0, x0, h, w, true
+		}
+	}
+	return 0, 0, 0, 0, false
+}
+
+// unitFloat is a uniform float64 in [0, 1).
+func unitFloat(g *rand.PCG) float64 { return float64(g.Uint64()>>11) / (1 << 53) }
+
+// erase fills the rectangle of the rows x cols image dst with random bytes
+// through lut.
+func erase(dst []float32, cols, y0, x0, h, w int, g *rand.PCG, lut *[256]float32) {
+	for y := y0; y < y0+h; y++ {
+		row := dst[y*cols+x0 : y*cols+x0+w]
+		for x := range row {
+			row[x] = lut[uint8(g.Uint64()>>56)]
+		}
+	}
 }
 
 // Fill writes batch b of the epoch into x as n x 1 x res x res float32
@@ -136,15 +201,23 @@ func (e *Epoch) Fill(b, res int, x []float32, y []int) int {
 		pos := start + i
 		idx := e.Index(pos)
 		dx, dy, flip := Pad, Pad, false // no shift, no flip
+		var g *rand.PCG
 		if l.train {
-			dx, dy, flip = e.augment(pos)
+			dx, dy, flip, g = e.augment(pos)
 		}
 		img := d.Image(idx)
 		dst := x[i*plane : (i+1)*plane]
-		if direct {
-			place(dst, img, d.Rows, d.Cols, dx-Pad, dy-Pad, flip, &normLUT)
-		} else {
-			place(raw, img, d.Rows, d.Cols, dx-Pad, dy-Pad, flip, &rawLUT)
+		out, lut := dst, &normLUT
+		if !direct {
+			out, lut = raw, &rawLUT
+		}
+		place(out, img, d.Rows, d.Cols, dx-Pad, dy-Pad, flip, lut)
+		if l.train && l.erase > 0 {
+			if y0, x0, h, w, ok := eraseRect(g, l.erase, d.Rows, d.Cols); ok {
+				erase(out, d.Cols, y0, x0, h, w, g, lut)
+			}
+		}
+		if !direct {
 			rz.resize(dst, raw, tmp, true)
 		}
 		y[i] = int(d.Labels[idx])

@@ -126,7 +126,7 @@ func TestLoaderAugment(t *testing.T) {
 	var shifts [5][5]int
 	flips := 0
 	for p := range d.Len() {
-		dx, dy, flip := ep.augment(p)
+		dx, dy, flip, _ := ep.augment(p)
 		shifts[dy][dx]++
 		if flip {
 			flips++
@@ -227,5 +227,75 @@ func BenchmarkFill(b *testing.B) {
 				i++
 			}
 		})
+	}
+}
+
+// TestLoaderErasing checks random erasing against a loader without it: every
+// pixel outside the drawn rectangle is the same (crop and flip do not move),
+// the rectangle has the paper's size and shape, some of its pixels changed,
+// the share of erased images follows the probability, and the result is
+// deterministic, also through the resize path.
+func TestLoaderErasing(t *testing.T) {
+	d := testDataset(2000, Rows, Cols)
+	plain := NewLoader(d, 100, true, 5)
+	x0, _ := fillAll(plain, 3, Rows)
+	for _, p := range []float64{1, 0.5} {
+		l := NewLoader(d, 100, true, 5)
+		l.SetErasing(p)
+		x1, _ := fillAll(l, 3, Rows)
+		ep := l.Epoch(3)
+		erased := 0
+		for pos := range d.Len() {
+			_, _, _, g := ep.augment(pos)
+			y0, xs, h, w, ok := eraseRect(g, p, Rows, Cols)
+			a, b := x0[pos*Rows*Cols:(pos+1)*Rows*Cols], x1[pos*Rows*Cols:(pos+1)*Rows*Cols]
+			changed := 0
+			for r := range Rows {
+				for c := range Cols {
+					inside := ok && r >= y0 && r < y0+h && c >= xs && c < xs+w
+					same := math.Float32bits(a[r*Cols+c]) == math.Float32bits(b[r*Cols+c])
+					if !inside && !same {
+						t.Fatalf("p=%g position %d: pixel (%d,%d) outside the erased rectangle changed", p, pos, r, c)
+					}
+					if inside && !same {
+						changed++
+					}
+				}
+			}
+			if !ok {
+				continue
+			}
+			erased++
+			area := float64(h*w) / (Rows * Cols)
+			if area < 0.01 || area > 0.45 || float64(h)/float64(w) < 0.2 || float64(h)/float64(w) > 5 {
+				t.Fatalf("p=%g position %d: rectangle %dx%d (area %.3f) outside the paper's range", p, pos, h, w, area)
+			}
+			if changed == 0 {
+				t.Fatalf("p=%g position %d: erased rectangle %dx%d kept every pixel", p, pos, h, w)
+			}
+		}
+		if share := float64(erased) / float64(d.Len()); math.Abs(share-p) > 0.05 {
+			t.Errorf("p=%g: %.3f of the images erased", p, share)
+		}
+		if again, _ := fillAll(l, 3, Rows); !bitsEqual(again, x1) {
+			t.Errorf("p=%g: erasing is not deterministic", p)
+		}
+		a20, _ := fillAll(l, 3, 20)
+		if b20, _ := fillAll(l, 3, 20); !bitsEqual(a20, b20) {
+			t.Errorf("p=%g: erasing at 20x20 is not deterministic", p)
+		}
+		if p20, _ := fillAll(plain, 3, 20); bitsEqual(a20, p20) {
+			t.Errorf("p=%g: erasing changed nothing at 20x20", p)
+		}
+	}
+	for _, bad := range []float64{-0.1, 1.5, math.NaN()} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("SetErasing(%g) did not panic", bad)
+				}
+			}()
+			NewLoader(d, 10, true, 1).SetErasing(bad)
+		}()
 	}
 }

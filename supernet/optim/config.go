@@ -19,6 +19,10 @@ type Config struct {
 	LabelSmoothing float64 `help:"Label smoothing of the cross-entropy loss." default:"0.1"`
 	// Dropout is the probability used before the classifier.
 	Dropout float64 `help:"Dropout probability before the classifier." default:"0.1"`
+	// Erase is the probability of random erasing per training image (see
+	// data.Loader.SetErasing). It is zero in checkpoints written before it
+	// existed, which is what they trained with.
+	Erase float64 `help:"Probability of random erasing per training image: a random rectangle of 2-40% of the image filled with noise (0: off)." default:"0"`
 }
 
 // DefaultConfig returns the defaults documented on Config's fields.

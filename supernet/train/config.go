@@ -80,6 +80,9 @@ func (c *Config) Validate(s ofa.SearchSpace) error {
 	if len(c.Phases) == 0 {
 		return fmt.Errorf("no phases to train")
 	}
+	if e := c.Optim.Erase; !(e >= 0 && e <= 1) {
+		return fmt.Errorf("erasing probability %g must be between 0 and 1", e)
+	}
 	for _, p := range c.Phases {
 		if p.Epochs < 0 || p.Samples < 1 || !(p.LR > 0) {
 			return fmt.Errorf("phase %s: epochs %d, samples %d, lr %g: want epochs >= 0, samples >= 1, lr > 0", p.Name, p.Epochs, p.Samples, p.LR)

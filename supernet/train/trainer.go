@@ -92,6 +92,7 @@ func (ck *Checkpoint) epoch(splits *data.Splits, prog Progress) (EpochRecord, er
 		}
 	}
 	loader := data.NewLoader(splits.Train, cfg.BatchSize, true, cfg.Seed)
+	loader.SetErasing(cfg.Optim.Erase)
 	// Data order differs per phase and epoch.
 	ep := loader.Epoch(ck.State.Phase*1000 + ck.State.Epoch)
 	steps := loader.NumBatches()
