@@ -14,6 +14,15 @@
 # RUNS (default runs/ofa-claim) holds the checkpoints and learning curves,
 # one folder per EPOCHS (a finished run is never taken for a longer one);
 # ARCHS overrides the five subnets.
+#
+# On 2 cores, two copies with one thread each and the subnets split between
+# them finish sooner than one copy on both cores: a training step of one
+# subnet on one core is more than half as fast as on two (BenchmarkTrainStep
+# at e2abd8e: largest 96.4 img/s on one core, 166.5-167.0 on two; smallest
+# 404.7 against 626.0-650.3). Session 7 ran
+#   GOMAXPROCS=1 ARCHS="random:5 random:4" bench/ofa-claim.sh 24 &
+#   GOMAXPROCS=1 ARCHS="smallest random:6 random:7" bench/ofa-claim.sh 24 &
+# and each prints the table rows of its own subnets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ $# -lt 1 || ! "$1" =~ ^[1-9][0-9]*$ ]]; then
