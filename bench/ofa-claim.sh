@@ -18,8 +18,9 @@
 # On 2 cores, two copies with one thread each and the subnets split between
 # them finish sooner than one copy on both cores: a training step of one
 # subnet on one core is more than half as fast as on two (BenchmarkTrainStep
-# at e2abd8e: largest 96.4 img/s on one core, 166.5-167.0 on two; smallest
-# 404.7 against 626.0-650.3). Session 7 ran
+# of e2abd8e, machine otherwise idle, -test.cpu 1 and 2, two rounds: largest
+# 100.4-102.7 img/s on one core, 167.6-169.0 on two; smallest 425.5-429.8
+# against 636.6-647.7). Session 7 ran
 #   GOMAXPROCS=1 ARCHS="random:5 random:4" bench/ofa-claim.sh 24 &
 #   GOMAXPROCS=1 ARCHS="smallest random:6 random:7" bench/ofa-claim.sh 24 &
 # and each prints the table rows of its own subnets.
