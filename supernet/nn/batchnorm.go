@@ -171,9 +171,10 @@ func bnBackward(ws *tensor.Arena, act Act, dy, x *tensor.Tensor, gamma, beta []f
 	})
 }
 
-// The reductions below keep four running sums, not one: a single float64
-// sum waits on the adder's latency for every element, and these loops were a
-// tenth of a training step.
+// The reductions below keep several running sums per quantity (four in the
+// forward statistics, two in the backward pass's pair), not one: a single
+// float64 sum waits on the adder's latency for every element, and these
+// loops were a tenth of a training step.
 
 // sum64 returns the sum of xs in float64.
 func sum64(xs []float32) float64 {
