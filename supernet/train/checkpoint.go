@@ -379,7 +379,9 @@ func (c *Checkpoint) imageWork(ph Phase) float64 {
 	var work float64
 	for range draws {
 		res := ph.Resolutions[rng.IntN(len(ph.Resolutions))]
-		work += 3 * float64(ph.Samples) * float64(c.Net.MACs(c.sample(ph, rng, res)))
+		for i := range ph.Samples {
+			work += 3 * float64(c.Net.MACs(c.sample(ph, rng, res, i)))
+		}
 		if ph.Distill && c.Config.KDRatio > 0 {
 			teacher := c.Net.Space.Largest()
 			teacher.R = res

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -255,5 +256,49 @@ func TestRemainingPricesUnstartedPhases(t *testing.T) {
 	want := time.Duration((kernelSecs + expandSecs) * float64(time.Second))
 	if d := ck.Remaining(); d != want {
 		t.Errorf("Remaining = %v, want %v (the kernel and expand epochs)", d, want)
+	}
+}
+
+// A phase with SampleLargest trains the largest open subnet first in every
+// step, then random draws; a one-sample phase cannot ask for it.
+func TestSampleLargest(t *testing.T) {
+	cfg := DefaultConfig(ofa.Default)
+	ck := &Checkpoint{Config: cfg, Net: ofa.New(ofa.Default, 1)}
+	depth1 := cfg.Phases[2]
+	if depth1.Name != "depth1" || !depth1.SampleLargest {
+		t.Fatalf("phase 2 is %s (sample_largest %v), want depth1 sampling the largest", depth1.Name, depth1.SampleLargest)
+	}
+	rng := stepSeed(1, 2, 0, 0)
+	first := ck.sample(depth1, rng, 24, 0)
+	want := ofa.Default.Largest()
+	want.R = 24
+	if !reflect.DeepEqual(first, want) {
+		t.Errorf("first sample %s, want the largest at r24 %s", first.JSON(), want.JSON())
+	}
+	// depth1 opens depths {3, 4} only: later draws stay inside the phase and
+	// are not all the largest.
+	random := 0
+	for range 50 {
+		a := ck.sample(depth1, rng, 24, 1)
+		if err := ofa.Default.Validate(a); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range a.D {
+			if d < 3 {
+				t.Fatalf("depth1 drew depth %d", d)
+			}
+		}
+		if !reflect.DeepEqual(a, want) {
+			random++
+		}
+	}
+	if random < 45 {
+		t.Errorf("only %d of 50 later draws differ from the largest", random)
+	}
+	kernel := cfg.Phases[1]
+	kernel.SampleLargest = true
+	cfg.Phases = []Phase{kernel}
+	if err := cfg.Validate(ofa.Default); err == nil || !strings.Contains(err.Error(), "at least 2 samples") {
+		t.Errorf("one-sample phase with sample_largest: err %v, want a refusal", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/ofac-dev/ofac/supernet/data"
@@ -125,7 +126,7 @@ func (ck *Checkpoint) epoch(splits *data.Splits, prog Progress) (EpochRecord, er
 		}
 		opt.ZeroGrad()
 		for s := 0; s < ph.Samples; s++ {
-			a := ck.sample(ph, rng, res)
+			a := ck.sample(ph, rng, res, s)
 			logits, bp := net.Forward(ws, a, xb, ofa.Train, nil, float32(cfg.Optim.Dropout), rng)
 			dlogits := ws.Like(logits)
 			loss := nn.CrossEntropy(logits, labels[:n], float32(cfg.Optim.LabelSmoothing), 1, dlogits)
@@ -168,12 +169,18 @@ func (ck *Checkpoint) epoch(splits *data.Splits, prog Progress) (EpochRecord, er
 	return rec, nil
 }
 
-// sample draws one subnet open in the phase, at resolution res.
-func (ck *Checkpoint) sample(ph Phase, rng *rand.Rand, res int) ofa.Arch {
+// sample returns the i-th subnet of a step, at resolution res: the largest
+// open in the phase when i is 0 and the phase asks for it, otherwise one
+// drawn at random from the phase's choices.
+func (ck *Checkpoint) sample(ph Phase, rng *rand.Rand, res, i int) ofa.Arch {
 	if ph.Fixed != nil {
 		return *ph.Fixed
 	}
 	s := ck.Net.Space
+	if ph.SampleLargest && i == 0 {
+		return ofa.Arch{KS: fill(s.MaxBlocks(), slices.Max(ph.Kernels)), E: fill(s.MaxBlocks(), slices.Max(ph.Expands)),
+			D: fill(len(s.Stages), slices.Max(ph.Depths)), R: res}
+	}
 	a := ofa.Arch{KS: make([]int, s.MaxBlocks()), E: make([]int, s.MaxBlocks()), D: make([]int, len(s.Stages)), R: res}
 	for i := range a.KS {
 		a.KS[i] = ph.Kernels[rng.IntN(len(ph.Kernels))]
@@ -183,6 +190,14 @@ func (ck *Checkpoint) sample(ph Phase, rng *rand.Rand, res int) ofa.Arch {
 		a.D[i] = ph.Depths[rng.IntN(len(ph.Depths))]
 	}
 	return a
+}
+
+func fill(n, v int) []int {
+	xs := make([]int, n)
+	for i := range xs {
+		xs[i] = v
+	}
+	return xs
 }
 
 // largest is the biggest subnet a phase trains, at 28x28.
