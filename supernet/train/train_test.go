@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -259,46 +260,52 @@ func TestRemainingPricesUnstartedPhases(t *testing.T) {
 	}
 }
 
-// A phase with SampleLargest trains the largest open subnet first in every
-// step, then random draws; a one-sample phase cannot ask for it.
-func TestSampleLargest(t *testing.T) {
+// A sandwich phase trains the largest open subnet first in every step, in a
+// step of four the smallest second, then random draws; a one-sample phase
+// cannot ask for it.
+func TestSandwich(t *testing.T) {
 	cfg := DefaultConfig(ofa.Default)
 	ck := &Checkpoint{Config: cfg, Net: ofa.New(ofa.Default, 1)}
-	depth1 := cfg.Phases[2]
-	if depth1.Name != "depth1" || !depth1.SampleLargest {
-		t.Fatalf("phase 2 is %s (sample_largest %v), want depth1 sampling the largest", depth1.Name, depth1.SampleLargest)
+	depth1, expand2 := cfg.Phases[2], cfg.Phases[5]
+	if depth1.Name != "depth1" || !depth1.Sandwich || expand2.Name != "expand2" || !expand2.Sandwich {
+		t.Fatalf("phases 2 and 5 are %s (sandwich %v) and %s (%v), want depth1 and expand2 as sandwiches",
+			depth1.Name, depth1.Sandwich, expand2.Name, expand2.Sandwich)
 	}
+	largest, smallest := ofa.Default.Largest(), ofa.Default.Smallest()
+	largest.R, smallest.R = 24, 24
 	rng := stepSeed(1, 2, 0, 0)
-	first := ck.sample(depth1, rng, 24, 0)
-	want := ofa.Default.Largest()
-	want.R = 24
-	if !reflect.DeepEqual(first, want) {
-		t.Errorf("first sample %s, want the largest at r24 %s", first.JSON(), want.JSON())
+	if a := ck.sample(depth1, rng, 24, 0); !reflect.DeepEqual(a, largest) {
+		t.Errorf("depth1's first sample %s, want the largest at r24 %s", a.JSON(), largest.JSON())
 	}
-	// depth1 opens depths {3, 4} only: later draws stay inside the phase and
-	// are not all the largest.
-	random := 0
+	if a := ck.sample(expand2, rng, 24, 0); !reflect.DeepEqual(a, largest) {
+		t.Errorf("expand2's first sample %s, want the largest at r24", a.JSON())
+	}
+	if a := ck.sample(expand2, rng, 24, 1); !reflect.DeepEqual(a, smallest) {
+		t.Errorf("expand2's second sample %s, want the smallest at r24 %s", a.JSON(), smallest.JSON())
+	}
+	// The other draws stay inside the phase (depth1 opens depths 3 and 4
+	// only) and are neither extreme, but for chance.
+	extreme := 0
 	for range 50 {
-		a := ck.sample(depth1, rng, 24, 1)
-		if err := ofa.Default.Validate(a); err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range a.D {
-			if d < 3 {
-				t.Fatalf("depth1 drew depth %d", d)
+		for _, a := range []ofa.Arch{ck.sample(depth1, rng, 24, 1), ck.sample(expand2, rng, 24, 2), ck.sample(expand2, rng, 24, 3)} {
+			if err := ofa.Default.Validate(a); err != nil {
+				t.Fatal(err)
+			}
+			if reflect.DeepEqual(a, largest) || reflect.DeepEqual(a, smallest) {
+				extreme++
 			}
 		}
-		if !reflect.DeepEqual(a, want) {
-			random++
+		if a := ck.sample(depth1, rng, 24, 1); slices.Min(a.D) < 3 {
+			t.Fatalf("depth1 drew depths %v", a.D)
 		}
 	}
-	if random < 45 {
-		t.Errorf("only %d of 50 later draws differ from the largest", random)
+	if extreme > 5 {
+		t.Errorf("%d of 150 random draws were the largest or smallest subnet", extreme)
 	}
 	kernel := cfg.Phases[1]
-	kernel.SampleLargest = true
+	kernel.Sandwich = true
 	cfg.Phases = []Phase{kernel}
 	if err := cfg.Validate(ofa.Default); err == nil || !strings.Contains(err.Error(), "at least 2 samples") {
-		t.Errorf("one-sample phase with sample_largest: err %v, want a refusal", err)
+		t.Errorf("one-sample sandwich phase: err %v, want a refusal", err)
 	}
 }

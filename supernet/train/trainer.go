@@ -169,17 +169,22 @@ func (ck *Checkpoint) epoch(splits *data.Splits, prog Progress) (EpochRecord, er
 	return rec, nil
 }
 
-// sample returns the i-th subnet of a step, at resolution res: the largest
-// open in the phase when i is 0 and the phase asks for it, otherwise one
-// drawn at random from the phase's choices.
+// sample returns the i-th subnet of a step, at resolution res. In a
+// sandwich phase the first is the largest subnet the phase opens and, in a
+// step of more than two, the second the smallest; every other is drawn at
+// random from the phase's choices.
 func (ck *Checkpoint) sample(ph Phase, rng *rand.Rand, res, i int) ofa.Arch {
 	if ph.Fixed != nil {
 		return *ph.Fixed
 	}
 	s := ck.Net.Space
-	if ph.SampleLargest && i == 0 {
-		return ofa.Arch{KS: fill(s.MaxBlocks(), slices.Max(ph.Kernels)), E: fill(s.MaxBlocks(), slices.Max(ph.Expands)),
-			D: fill(len(s.Stages), slices.Max(ph.Depths)), R: res}
+	if ph.Sandwich && (i == 0 || i == 1 && ph.Samples > 2) {
+		pick := slices.Max[[]int]
+		if i == 1 {
+			pick = slices.Min[[]int]
+		}
+		return ofa.Arch{KS: fill(s.MaxBlocks(), pick(ph.Kernels)), E: fill(s.MaxBlocks(), pick(ph.Expands)),
+			D: fill(len(s.Stages), pick(ph.Depths)), R: res}
 	}
 	a := ofa.Arch{KS: make([]int, s.MaxBlocks()), E: make([]int, s.MaxBlocks()), D: make([]int, len(s.Stages)), R: res}
 	for i := range a.KS {
