@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ofac-dev/ofac/ir"
+	"github.com/ofac-dev/ofac/ir/interp"
 )
 
 const fixture = "../../ir/testdata/mbv3_tiny.ofac"
@@ -67,6 +72,8 @@ func TestErrorsAreOneLineWithExitCodes(t *testing.T) {
 		{"missing flag", []string{"run", fixture}, 2, "--input"},
 		{"bad top", []string{"run", fixture, "--input", "x.png", "--top", "0"}, 2, "--top must be at least 1"},
 		{"bad image", []string{"run", fixture, "--input", notModel}, 1, "not a PGM"},
+		{"layers without int8", []string{"eval", "--arch", "smallest", "--int8-layers"}, 2, "--int8-layers needs --int8"},
+		{"bad percentile", []string{"eval", "--arch", "smallest", "--int8", "--int8-percentile", "100"}, 2, "--int8-percentile 100 must be in (0, 100)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -164,5 +171,31 @@ func TestInspectInt8(t *testing.T) {
 	}
 	if code, _, errOut := ofac(t, "inspect", fixture, "--int8"); code != 2 || !strings.Contains(errOut, "--int8 needs --passes") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestLayerReport checks the --int8-layers output: a table row per layer,
+// and JSON that survives a layer int8 reproduced exactly (infinite SQNR).
+func TestLayerReport(t *testing.T) {
+	layers := []interp.LayerError{
+		{Name: "3", Op: ir.OpHSwish, Shape: ir.Shape{1, 16, 14, 14}, SQNR: 30.14, MaxAbs: 19.058},
+		{Name: "logits", Op: ir.OpDense, Shape: ir.Shape{1, 10}, SQNR: math.Inf(1), MaxAbs: 4},
+	}
+	var b bytes.Buffer
+	printLayers(&b, layers)
+	for _, want := range []string{"SQNR dB", "%3", "hswish", "[1,16,14,14]", "19.058", "30.1", "%logits"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+	j, err := json.Marshal(layersJSON(layers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"op":"hswish","shape":[1,16,14,14],"max_abs":19.058,"sqnr_db":30.14}`; !strings.Contains(string(j), want) {
+		t.Errorf("JSON %s lacks %s", j, want)
+	}
+	if !strings.Contains(string(j), `"sqnr_db":null`) {
+		t.Errorf("JSON %s: an exact layer's SQNR is not null", j)
 	}
 }
