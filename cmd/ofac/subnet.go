@@ -74,6 +74,23 @@ type evalCmd struct {
 	JSON       bool    `help:"Print one JSON object instead of text."`
 }
 
+func (c *evalCmd) Help() string {
+	return `Takes the subnet out of the supernet with its shared weights, recomputes
+batch norm statistics on training images (as the reference does after
+extraction) and measures top-1 on the test set, or on the validation split
+held out of training (--split val), the one the accuracy predictor's data is measured on.
+
+--int8 also quantizes the subnet as the integer backends do and runs it with
+the integer interpreter, their bit-exact oracle; --int8-layers then shows
+where accuracy goes, layer by layer.
+
+Examples:
+  ofac eval --arch largest
+  ofac eval --arch random:3 --int8
+  ofac eval --arch smallest --split val --images 2000 --int8 --int8-layers
+  ofac eval --supernet runs/supernet.ckpt --arch arch.json --json`
+}
+
 func (c *evalCmd) Run(e *env) error {
 	if c.Int8Layers && !c.Int8 {
 		return usageError{fmt.Errorf("--int8-layers needs --int8")}
