@@ -22,6 +22,9 @@ type Interpreter struct {
 	// lastUse[i] lists the values whose final reader is node i, so their
 	// buffers can be dropped early and memory stays flat on deep graphs.
 	lastUse [][]*ir.Value
+	// unrounded holds the integer node results that keep their real values
+	// (LeaveUnrounded).
+	unrounded map[*ir.Value]bool
 }
 
 // New prepares g for execution; it fails if the graph is invalid or a
@@ -60,6 +63,20 @@ func New(g *ir.Graph) (*Interpreter, error) {
 
 // Graph returns the graph being interpreted.
 func (it *Interpreter) Graph() *ir.Graph { return it.g }
+
+// LeaveUnrounded makes later runs keep the real values of the given integer
+// node results instead of rounding them onto their quantization grid, as if
+// those tensors had unlimited precision; everything else is fake-quantized
+// as before. It is for sensitivity studies: which tensor's rounding costs a
+// quantized graph its accuracy. Call it before Run, not during one.
+func (it *Interpreter) LeaveUnrounded(vs ...*ir.Value) {
+	if it.unrounded == nil {
+		it.unrounded = map[*ir.Value]bool{}
+	}
+	for _, v := range vs {
+		it.unrounded[v] = true
+	}
+}
 
 // Run executes the graph on one tensor per graph input, in order, and
 // returns one tensor per graph output.
@@ -118,7 +135,7 @@ func (it *Interpreter) run(inputs []Tensor, keepAll bool) (map[*ir.Value][]float
 		if err := eval(n, args, out); err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Name(), err)
 		}
-		if n.Output.DType.IsInteger() {
+		if n.Output.DType.IsInteger() && !it.unrounded[n.Output] {
 			fakeQuantize(out, &n.Output.Type)
 		}
 		vals[n.Output] = out

@@ -205,6 +205,40 @@ func TestQuantizeRoundsAndClamps(t *testing.T) {
 	}
 }
 
+func TestLeaveUnroundedKeepsRealValues(t *testing.T) {
+	q := &ir.Quant{Scale: []float32{0.5}, ZeroPoint: []int32{0}, Axis: -1}
+	b := ir.NewBuilder("u")
+	x := b.Input("x", ir.I8, ir.Shape{1, 4}, q)
+	y := b.Op(ir.OpMul, ir.Attrs{}, q, x, x)
+	z := b.Unary(ir.OpDequantize, y)
+	b.Output(z)
+	g, err := b.Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := interp.Tensor{Shape: x.Shape, Data: []float32{-2, 1, 3, 5}} // codes of -1, 0.5, 1.5, 2.5
+	it, err := interp.New(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rounded, err := it.Run(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it.LeaveUnrounded(y)
+	exact, err := it.Run(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantExact := []float32{1, 0.25, 2.25, 6.25}
+	wantRounded := []float32{1, 0, 2, 6} // x*x onto the 0.5 grid, ties to even
+	for i := range wantExact {
+		if exact[0].Data[i] != wantExact[i] || rounded[0].Data[i] != wantRounded[i] {
+			t.Fatalf("unrounded %v rounded %v, want %v and %v", exact[0].Data, rounded[0].Data, wantExact, wantRounded)
+		}
+	}
+}
+
 func TestSoftmaxSumsToOne(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	x := randTensor(rng, ir.Shape{3, 10})
