@@ -28,16 +28,23 @@ const maxKept = 1 << 16
 // about maxKept values over all samples and the starting element rotating
 // from sample to sample.
 func Calibrate(g *ir.Graph, samples [][]Sample, percentile float64) (map[*ir.Value]Range, error) {
+	ranges, _, err := calibrate(g, samples, percentile, nil)
+	return ranges, err
+}
+
+// calibrate is Calibrate that also returns the subsample of real values of
+// every value in keep (of every value, with a percentile).
+func calibrate(g *ir.Graph, samples [][]Sample, percentile float64, keep map[*ir.Value]bool) (map[*ir.Value]Range, map[*ir.Value][]float32, error) {
 	if len(samples) == 0 {
-		return nil, fmt.Errorf("no calibration samples")
+		return nil, nil, fmt.Errorf("no calibration samples")
 	}
 	usePct := percentile > 0 && percentile < 100
 	if percentile != 0 && !usePct {
-		return nil, fmt.Errorf("percentile %g must be in (0, 100), or 0 for min/max", percentile)
+		return nil, nil, fmt.Errorf("percentile %g must be in (0, 100), or 0 for min/max", percentile)
 	}
 	it, err := interp.New(g)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	values := append([]*ir.Value(nil), g.Inputs...)
 	for _, n := range g.Nodes {
@@ -51,7 +58,7 @@ func Calibrate(g *ir.Graph, samples [][]Sample, percentile float64) (map[*ir.Val
 	perSample := max(1, maxKept/len(samples))
 	for si, s := range samples {
 		if len(s) != len(g.Inputs) {
-			return nil, fmt.Errorf("sample %d has %d tensors, graph %s takes %d inputs", si, len(s), g.Name, len(g.Inputs))
+			return nil, nil, fmt.Errorf("sample %d has %d tensors, graph %s takes %d inputs", si, len(s), g.Name, len(g.Inputs))
 		}
 		ins := make([]interp.Tensor, len(s))
 		for i, t := range s {
@@ -59,7 +66,7 @@ func Calibrate(g *ir.Graph, samples [][]Sample, percentile float64) (map[*ir.Val
 		}
 		all, err := it.RunAll(ins...)
 		if err != nil {
-			return nil, fmt.Errorf("sample %d: %w", si, err)
+			return nil, nil, fmt.Errorf("sample %d: %w", si, err)
 		}
 		for _, v := range values {
 			d := all[v].Data
@@ -67,12 +74,12 @@ func Calibrate(g *ir.Graph, samples [][]Sample, percentile float64) (map[*ir.Val
 			for _, x := range d {
 				f := float64(x)
 				if math.IsNaN(f) || math.IsInf(f, 0) {
-					return nil, fmt.Errorf("sample %d: %s takes the non-finite value %g", si, v.Ref(), f)
+					return nil, nil, fmt.Errorf("sample %d: %s takes the non-finite value %g", si, v.Ref(), f)
 				}
 				r.Min, r.Max = min(r.Min, f), max(r.Max, f)
 			}
 			ranges[v] = r
-			if usePct {
+			if usePct || keep[v] {
 				stride := max(1, (len(d)+perSample-1)/perSample)
 				for i := si % stride; i < len(d); i += stride {
 					kept[v] = append(kept[v], d[i])
@@ -88,7 +95,7 @@ func Calibrate(g *ir.Graph, samples [][]Sample, percentile float64) (map[*ir.Val
 			ranges[v] = Range{Min: float64(k[rank(len(k), 1-q)]), Max: float64(k[rank(len(k), q)])}
 		}
 	}
-	return ranges, nil
+	return ranges, kept, nil
 }
 
 // rank is the index of the q-quantile in n sorted values (nearest rank).

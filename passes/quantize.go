@@ -20,7 +20,14 @@ import (
 //   - relu and relu6 fused into conv2d, dense or add become clamps of the
 //     output codes; hswish, hsigmoid and sigmoid become nodes of their own
 //     that read a 256-entry table built here (ir.ActivationTable), fed by the
-//     producer requantized to the calibrated pre-activation range;
+//     producer requantized to the calibrated pre-activation range, clipped
+//     to where the activation is not constant (clipTableInputs);
+//   - hswish's result shares its input's scale and zero point where that
+//     gives the smaller error on the calibration data (sharedGrids): no
+//     second rounding of inputs above 3. A stem's hswish output, read by a
+//     depthwise convolution whose folded batch norm amplifies it, is where
+//     the second rounding cost most (MODELS.md, "int8 post-training
+//     quantization");
 //   - each f32 graph input gets a quantize node, each output a dequantize
 //     node, so the graph's interface (names, f32 types) is unchanged.
 //
@@ -41,11 +48,19 @@ func Quantize(g *ir.Graph, o *Options) error {
 		return err
 	}
 	splitTableActs(g)
-	ranges, err := Calibrate(g, o.Calibration, o.Percentile)
+	keep := map[*ir.Value]bool{}
+	for _, n := range g.Nodes {
+		if n.Op == ir.OpHSwish {
+			keep[n.Inputs[0]] = true
+		}
+	}
+	ranges, kept, err := calibrate(g, o.Calibration, o.Percentile, keep)
 	if err != nil {
 		return fmt.Errorf("calibration: %w", err)
 	}
+	clipTableInputs(g, ranges)
 	q := newQuantizer(g, ranges)
+	q.sharedGrid = sharedGrids(g, ranges, kept)
 	if err := q.rewrite(); err != nil {
 		return err
 	}
@@ -119,6 +134,88 @@ func splitTableActs(g *ir.Graph) {
 	g.Nodes = nodes
 }
 
+// flatBelow and flatAbove bound the inputs where a table activation still
+// changes: hswish is 0 for every input <= -3, hsigmoid 0 there and 1 for
+// every input >= 3. (Sigmoid only approaches its limits, so it has none.)
+var (
+	flatBelow = map[ir.Op]float64{ir.OpHSwish: -3, ir.OpHSigmoid: -3}
+	flatAbove = map[ir.Op]float64{ir.OpHSigmoid: 3}
+)
+
+// clipTableInputs narrows the calibrated range of a table activation's
+// input to where the activation is not constant, when the activation is its
+// only reader. The producer then saturates at the clip, and the table maps
+// the saturated code to what any input beyond it gives, so nothing is lost
+// and the input's steps get finer (a stem pre-activation calibrated to
+// [-23.4, 21.8] gets steps 1.8x finer clipped to [-3, 21.8]).
+func clipTableInputs(g *ir.Graph, ranges map[*ir.Value]Range) {
+	users := g.Users()
+	outputs := map[*ir.Value]bool{}
+	for _, o := range g.Outputs {
+		outputs[o] = true
+	}
+	for _, n := range g.Nodes {
+		in := n.Inputs[0]
+		r, ok := ranges[in]
+		if !ir.IsTableOp(n.Op) || !ok || len(users[in]) != 1 || outputs[in] || in.Kind != ir.NodeValue {
+			continue
+		}
+		lo, clipLo := flatBelow[n.Op]
+		clipLo = clipLo && r.Min < lo
+		hi, clipHi := flatAbove[n.Op]
+		clipHi = clipHi && r.Max > hi
+		if clipLo {
+			r.Min, r.Max = lo, max(r.Max, lo)
+		}
+		if clipHi {
+			r.Min, r.Max = min(r.Min, hi), hi
+		}
+		// A step of margin beyond each clip: rounding the zero point can
+		// move the saturated code by half a step, and it must still land
+		// where the activation is flat.
+		step := (r.Max - r.Min) / 254
+		if clipLo {
+			r.Min -= step
+		}
+		if clipHi {
+			r.Max += step
+		}
+		ranges[in] = r
+	}
+}
+
+// sharedGrids picks the hswish nodes whose result is better quantized on
+// its input's grid than on a grid of its own range. hswish(x) lies between
+// 0 and x, so the input's grid always holds it, and above 3, where hswish
+// is x, the table then hands the input code on unchanged instead of rounding
+// it a second time; below 3 the input's grid is the coarser one (it spans
+// the input's negative range too). Which weighs more depends on how the
+// values spread, so each node takes the grid with the smaller mean squared
+// error of hswish over its input's calibration values (kept).
+func sharedGrids(g *ir.Graph, ranges map[*ir.Value]Range, kept map[*ir.Value][]float32) map[*ir.Node]bool {
+	hswish := func(x float64) float64 { return x * min(max(x+3, 0), 6) / 6 }
+	onGrid := func(x float64, q *ir.Quant) float64 {
+		return float64(q.Scale[0]) * float64(int32(ir.QuantizeF32(float32(x), q.Scale[0], q.ZeroPoint[0]))-q.ZeroPoint[0])
+	}
+	shared := map[*ir.Node]bool{}
+	for _, n := range g.Nodes {
+		xs := kept[n.Inputs[0]]
+		if n.Op != ir.OpHSwish || len(xs) == 0 {
+			continue
+		}
+		in, own := activationQuant(ranges[n.Inputs[0]]), activationQuant(ranges[n.Output])
+		var errIn, errOwn float64
+		for _, x := range xs {
+			want := hswish(float64(x))
+			y := hswish(onGrid(float64(x), in))
+			errIn += (onGrid(y, in) - want) * (onGrid(y, in) - want)
+			errOwn += (onGrid(y, own) - want) * (onGrid(y, own) - want)
+		}
+		shared[n] = errIn < errOwn
+	}
+	return shared
+}
+
 // valueNames is the set of every value's reference, for fresh names.
 func valueNames(g *ir.Graph) map[string]bool {
 	names := map[string]bool{}
@@ -164,6 +261,9 @@ type quantizer struct {
 	q       map[*ir.Value]*ir.Value
 	weights map[*ir.Value]*ir.Value
 	nodes   []*ir.Node
+	// sharedGrid holds the hswish nodes whose result takes its input's
+	// quantization (sharedGrids).
+	sharedGrid map[*ir.Node]bool
 }
 
 func newQuantizer(g *ir.Graph, ranges map[*ir.Value]Range) *quantizer {
@@ -187,7 +287,7 @@ func (q *quantizer) rewrite() error {
 		// The result's quantization: reshape only moves data, so it keeps
 		// its input's; everything else gets its calibrated range.
 		outQ := inQ
-		if n.Op != ir.OpReshape {
+		if n.Op != ir.OpReshape && !q.sharedGrid[n] {
 			outQ = activationQuant(q.ranges[n.Output])
 		}
 		switch n.Op {

@@ -281,3 +281,96 @@ func TestQuantizeErrors(t *testing.T) {
 		t.Errorf("softmax: error %v", err)
 	}
 }
+
+// TestQuantizeClipsTableInputs checks that a table activation's input is
+// quantized only over the inputs where the activation changes (hswish above
+// -3, hsigmoid in [-3, 3]) and that nothing is lost: the int8 graph's
+// results stay within two steps of the activation of every input, however
+// far beyond the clip.
+func TestQuantizeClipsTableInputs(t *testing.T) {
+	xs := []float32{-10, -6, -3.2, -3, -1.5, 0, 0.7, 2.9, 3, 4.5, 10}
+	for _, tc := range []struct {
+		op     ir.Op
+		f      func(float64) float64
+		lo, hi float64 // the clipped input range
+	}{
+		{ir.OpHSwish, func(x float64) float64 { return x * min(max(x+3, 0), 6) / 6 }, -3, 10},
+		{ir.OpHSigmoid, func(x float64) float64 { return min(max(x+3, 0), 6) / 6 }, -3, 3},
+	} {
+		g, act := quantizedActivation(t, tc.op, xs)
+		shape := g.Inputs[0].Shape
+		in := act.Inputs[0].Quant
+		s, zp := float64(in.Scale[0]), float64(in.ZeroPoint[0])
+		lo, hi := s*(-128-zp), s*(127-zp)
+		if lo > tc.lo || lo < tc.lo-2*s || hi < tc.hi-s || hi > tc.hi+2*s {
+			t.Errorf("%s: input quantized over [%g, %g], want just beyond [%g, %g]", tc.op, lo, hi, tc.lo, tc.hi)
+		}
+		it, err := interp.NewInt8(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := it.Run(interp.Tensor{Shape: shape, Data: xs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		step := float64(act.Output.Quant.Scale[0])
+		for i, v := range xs {
+			// One step for the input's rounding (slope <= 1.5 over half a
+			// step), one for the result's.
+			if want := tc.f(float64(v)); math.Abs(float64(got[0].Data[i])-want) > 2*step {
+				t.Errorf("%s(%g) = %g in int8, want %g within %g", tc.op, v, got[0].Data[i], want, 2*step)
+			}
+		}
+	}
+}
+
+// quantizedActivation quantizes x -> x*1 -> op, calibrated on xs, and
+// returns the graph and its activation node. The multiplication makes the
+// activation's input a node result that only the activation reads.
+func quantizedActivation(t *testing.T, op ir.Op, xs []float32) (*ir.Graph, *ir.Node) {
+	t.Helper()
+	b := ir.NewBuilder("act")
+	shape := ir.Shape{1, len(xs)}
+	x := b.Input("x", ir.F32, shape, nil)
+	pre := b.Op(ir.OpMul, ir.Attrs{}, nil, x, b.ConstF32("one", ir.Shape{1, 1}, []float32{1}))
+	b.Output(b.Unary(op, pre))
+	g, err := b.Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Run(g, &Options{Int8: true, Calibration: [][]Sample{{{Shape: shape, Data: xs}}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range g.Nodes {
+		if n.Op == op {
+			return g, n
+		}
+	}
+	t.Fatalf("no %s left after quantization", op)
+	return nil, nil
+}
+
+// TestQuantizeHSwishGrid checks that hswish's result takes its input's grid
+// when most inputs lie above 3 (where hswish is the identity and the shared
+// grid saves a rounding), and a grid of its own range when they lie below,
+// where its own range is far narrower than its input's.
+func TestQuantizeHSwishGrid(t *testing.T) {
+	var high []float32
+	for x := float32(3); x <= 20; x += 0.25 {
+		high = append(high, x)
+	}
+	high = append(high, -3.5, -1, 0)
+	low := []float32{-3.5, -2.5, -2, -1.5, -1, -0.5, 0, 0.25, 0.5}
+	for _, tc := range []struct {
+		name   string
+		xs     []float32
+		shared bool
+	}{{"mostly above 3", high, true}, {"below 3", low, false}} {
+		_, act := quantizedActivation(t, ir.OpHSwish, tc.xs)
+		in, out := act.Inputs[0].Quant, act.Output.Quant
+		same := in.Scale[0] == out.Scale[0] && in.ZeroPoint[0] == out.ZeroPoint[0]
+		if same != tc.shared {
+			t.Errorf("%s: input quantized %v, result %v; want the same grid: %v", tc.name, in, out, tc.shared)
+		}
+	}
+}
