@@ -13,7 +13,11 @@
 #
 # RUNS (default runs/ofa-claim) holds the checkpoints and learning curves,
 # one folder per EPOCHS (a finished run is never taken for a longer one);
-# ARCHS overrides the five subnets.
+# ARCHS overrides the five subnets. As soon as a subnet's run is done, the
+# script measures both networks on the test set and the validation split and
+# writes them to RUNS/eEPOCHS/ARCH.json, so the figures outlive the 8 MB
+# checkpoint (ignored by git, and lost with the machine unless committed with
+# `git add -f`, which a run that must continue in a later session needs).
 #
 # On 2 cores, two copies with one thread each and the subnets split between
 # them finish sooner than one copy on both cores: a training step of one
@@ -42,25 +46,43 @@ bin=$(mktemp -d)/ofac
 trap 'rm -rf "$(dirname "$bin")"' EXIT
 go build -o "$bin" ./cmd/ofac
 
+# measure ARCH: the extracted subnet and the one trained from scratch, on
+# both splits, as one JSON object.
+measure() {
+  local a=$1 ckpt=$2 split ext own
+  echo "{"
+  for split in test val; do
+    ext=$("$bin" eval --supernet "$supernet" --arch "$a" --split "$split" --json)
+    own=$("$bin" eval --supernet "$ckpt" --arch "$a" --split "$split" --json)
+    echo "  \"extracted_$split\": $ext,"
+    echo "  \"scratch_$split\": $own,"
+  done
+  echo "  \"supernet\": \"$supernet\", \"epochs\": $epochs"
+  echo "}"
+}
+
 for a in $archs; do
   ckpt="$runs/${a/:/-}.ckpt"
+  result="$runs/${a/:/-}.json"
+  if [[ -f "$result" ]]; then continue; fi
   resume=()
   if [[ -f "$ckpt" ]]; then resume=(--resume); fi
   echo "== $a: from scratch, $epochs epochs -> $ckpt" >&2
   "$bin" train --arch "$a" --epochs "$epochs" --lr 0.1 -q -o "$ckpt" \
     --csv "$runs/${a/:/-}.csv" "${resume[@]}" >&2
+  measure "$a" "$ckpt" > "$result.tmp"
+  mv "$result.tmp" "$result"
 done
 
-echo "| subnet | MACs | params | extracted from the supernet | trained from scratch ($epochs epochs) | difference |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| subnet | MACs | params | extracted from the supernet (test) | trained from scratch, $epochs epochs (test) | difference | extracted (val) | from scratch (val) | difference |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for a in $archs; do
-  ckpt="$runs/${a/:/-}.ckpt"
-  ext=$("$bin" eval --supernet "$supernet" --arch "$a" --json)
-  own=$("$bin" eval --supernet "$ckpt" --arch "$a" --json)
   python3 -c '
 import json, sys
-e, o = json.loads(sys.argv[2]), json.loads(sys.argv[3])
-print("| `%s` | %.2fM | {:,} | %.2f%% | %.2f%% | %+.2f |".format(e["params"]) % (
-    sys.argv[1], e["macs"] / 1e6, 100 * e["top1"], 100 * o["top1"], 100 * (e["top1"] - o["top1"])))
-' "$a" "$ext" "$own"
+r = json.load(open(sys.argv[2]))
+e, o, ev, ov = (r[k]["top1"] for k in ("extracted_test", "scratch_test", "extracted_val", "scratch_val"))
+m = r["extracted_test"]
+print("| `%s` | %.2fM | {:,} | %.2f%% | %.2f%% | %+.2f | %.2f%% | %.2f%% | %+.2f |".format(m["params"]) % (
+    sys.argv[1], m["macs"] / 1e6, 100 * e, 100 * o, 100 * (e - o), 100 * ev, 100 * ov, 100 * (ev - ov)))
+' "$a" "$runs/${a/:/-}.json"
 done
