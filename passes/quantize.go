@@ -26,8 +26,10 @@ import (
 //     gives the smaller error on the calibration data (sharedGrids): no
 //     second rounding of inputs above 3. A stem's hswish output, read by a
 //     depthwise convolution whose folded batch norm amplifies it, is where
-//     the second rounding cost most (MODELS.md, "int8 post-training
-//     quantization");
+//     the second rounding cost most (MODELS.md, ps9's int8);
+//   - each conv2d and dense bias absorbs the mean error that rounding its
+//     input adds (correctBiases), measured on up to biasSamples calibration
+//     samples;
 //   - each f32 graph input gets a quantize node, each output a dequantize
 //     node, so the graph's interface (names, f32 types) is unchanged.
 //
@@ -62,6 +64,9 @@ func Quantize(g *ir.Graph, o *Options) error {
 	q := newQuantizer(g, ranges)
 	q.sharedGrid = sharedGrids(g, ranges, kept)
 	if err := q.rewrite(); err != nil {
+		return err
+	}
+	if err := correctBiases(g, o.Calibration); err != nil {
 		return err
 	}
 	for _, n := range g.Nodes {

@@ -81,7 +81,7 @@ func (it *Interpreter) LeaveUnrounded(vs ...*ir.Value) {
 // Run executes the graph on one tensor per graph input, in order, and
 // returns one tensor per graph output.
 func (it *Interpreter) Run(inputs ...Tensor) ([]Tensor, error) {
-	vals, err := it.run(inputs, false)
+	vals, err := it.run(inputs, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (it *Interpreter) Run(inputs ...Tensor) ([]Tensor, error) {
 // RunAll is Run that also returns every node's result (real values), for
 // tests that compare intermediate tensors.
 func (it *Interpreter) RunAll(inputs ...Tensor) (map[*ir.Value]Tensor, error) {
-	vals, err := it.run(inputs, true)
+	vals, err := it.run(inputs, true, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,25 @@ func (it *Interpreter) RunAll(inputs ...Tensor) (map[*ir.Value]Tensor, error) {
 	return all, nil
 }
 
-func (it *Interpreter) run(inputs []Tensor, keepAll bool) (map[*ir.Value][]float32, error) {
+// RoundingErrors runs the graph and returns, for every integer node result,
+// what rounding onto its grid added to each element: the rounded value minus
+// the value the node computed from its (rounded) inputs. The quantizer's bias
+// correction averages them.
+func (it *Interpreter) RoundingErrors(inputs ...Tensor) (map[*ir.Value]Tensor, error) {
+	errs := map[*ir.Value][]float32{}
+	if _, err := it.run(inputs, false, errs); err != nil {
+		return nil, err
+	}
+	out := make(map[*ir.Value]Tensor, len(errs))
+	for v, d := range errs {
+		out[v] = Tensor{Shape: v.Shape, Data: d}
+	}
+	return out, nil
+}
+
+// run executes the graph; with keepAll it returns every value, and with a
+// non-nil errs it records the rounding error of every integer node result.
+func (it *Interpreter) run(inputs []Tensor, keepAll bool, errs map[*ir.Value][]float32) (map[*ir.Value][]float32, error) {
 	g := it.g
 	if len(inputs) != len(g.Inputs) {
 		return nil, fmt.Errorf("graph %s takes %d inputs, got %d", g.Name, len(g.Inputs), len(inputs))
@@ -136,7 +154,17 @@ func (it *Interpreter) run(inputs []Tensor, keepAll bool) (map[*ir.Value][]float
 			return nil, fmt.Errorf("%s: %w", n.Name(), err)
 		}
 		if n.Output.DType.IsInteger() && !it.unrounded[n.Output] {
+			var before []float32
+			if errs != nil {
+				before = append(before, out...)
+			}
 			fakeQuantize(out, &n.Output.Type)
+			if errs != nil {
+				for j := range before {
+					before[j] = out[j] - before[j]
+				}
+				errs[n.Output] = before
+			}
 		}
 		vals[n.Output] = out
 		if !keepAll {

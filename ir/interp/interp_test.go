@@ -205,6 +205,8 @@ func TestQuantizeRoundsAndClamps(t *testing.T) {
 	}
 }
 
+// TestLeaveUnroundedKeepsRealValues also checks RoundingErrors against the
+// difference of the two runs.
 func TestLeaveUnroundedKeepsRealValues(t *testing.T) {
 	q := &ir.Quant{Scale: []float32{0.5}, ZeroPoint: []int32{0}, Axis: -1}
 	b := ir.NewBuilder("u")
@@ -225,6 +227,10 @@ func TestLeaveUnroundedKeepsRealValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	errs, err := it.RoundingErrors(in)
+	if err != nil {
+		t.Fatal(err)
+	}
 	it.LeaveUnrounded(y)
 	exact, err := it.Run(in)
 	if err != nil {
@@ -235,6 +241,9 @@ func TestLeaveUnroundedKeepsRealValues(t *testing.T) {
 	for i := range wantExact {
 		if exact[0].Data[i] != wantExact[i] || rounded[0].Data[i] != wantRounded[i] {
 			t.Fatalf("unrounded %v rounded %v, want %v and %v", exact[0].Data, rounded[0].Data, wantExact, wantRounded)
+		}
+		if e := errs[y].Data[i]; e != wantRounded[i]-wantExact[i] {
+			t.Fatalf("rounding errors %v, want rounded - unrounded", errs[y].Data)
 		}
 	}
 }
