@@ -21,8 +21,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"runtime"
-	"sync"
 
 	"github.com/ofac-dev/ofac/frontend"
 	"github.com/ofac-dev/ofac/ir"
@@ -210,49 +208,18 @@ func channelQuant(g *ir.Graph, vs []*ir.Value, samples [][]passes.Sample) (map[*
 // top1 runs the first n images of set through the reference interpreter on
 // every core, with the given values left unrounded.
 func top1(g *ir.Graph, unrounded []*ir.Value, set *data.Dataset, r, n int) (float64, error) {
-	workers := runtime.GOMAXPROCS(0)
-	correct := make([]int, workers)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			it, err := interp.New(g)
-			if err != nil {
-				errs[w] = err
-				return
-			}
-			it.LeaveUnrounded(unrounded...)
-			ep := data.NewLoader(set, 1, false, 0).Epoch(0)
-			x := make([]float32, r*r)
-			labels := make([]int, 1)
-			for i := w; i < n; i += workers {
-				ep.Fill(i, r, x, labels)
-				out, err := it.Run(interp.Tensor{Shape: ir.Shape{1, 1, r, r}, Data: x})
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				best := 0
-				for j, v := range out[0].Data {
-					if v > out[0].Data[best] {
-						best = j
-					}
-				}
-				if best == labels[0] {
-					correct[w]++
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	total := 0
-	for w := range correct {
-		if errs[w] != nil {
-			return 0, errs[w]
+	return data.Top1(set, r, n, func() (data.Classifier, error) {
+		it, err := interp.New(g)
+		if err != nil {
+			return nil, err
 		}
-		total += correct[w]
-	}
-	return float64(total) / float64(n), nil
+		it.LeaveUnrounded(unrounded...)
+		return func(x []float32) ([]float32, error) {
+			out, err := it.Run(interp.Tensor{Shape: ir.Shape{1, 1, r, r}, Data: x})
+			if err != nil {
+				return nil, err
+			}
+			return out[0].Data, nil
+		}, nil
+	})
 }

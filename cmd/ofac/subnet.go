@@ -7,8 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"math"
-	"runtime"
-	"sync"
 	"text/tabwriter"
 
 	"github.com/ofac-dev/ofac/frontend"
@@ -174,51 +172,19 @@ func (c *evalCmd) Run(e *env) error {
 // int8Accuracy runs the quantized graph with the integer interpreter over
 // set, one image at a time, on every core.
 func int8Accuracy(g *ir.Graph, set *data.Dataset, r int) (float64, error) {
-	workers := runtime.GOMAXPROCS(0)
-	correct := make([]int, workers)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			it, err := interp.NewInt8(g)
-			if err != nil {
-				errs[w] = err
-				return
-			}
-			loader := data.NewLoader(set, 1, false, 0)
-			ep := loader.Epoch(0)
-			x := make([]float32, r*r)
-			labels := make([]int, 1)
-			for i := w; i < set.Len(); i += workers {
-				ep.Fill(i, r, x, labels)
-				out, err := it.Run(interp.Tensor{Shape: ir.Shape{1, 1, r, r}, Data: x})
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				best := 0
-				for j, v := range out[0].Data {
-					if v > out[0].Data[best] {
-						best = j
-					}
-				}
-				if best == labels[0] {
-					correct[w]++
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	total := 0
-	for w := range correct {
-		if errs[w] != nil {
-			return 0, errs[w]
+	return data.Top1(set, r, 0, func() (data.Classifier, error) {
+		it, err := interp.NewInt8(g)
+		if err != nil {
+			return nil, err
 		}
-		total += correct[w]
-	}
-	return float64(total) / float64(set.Len()), nil
+		return func(x []float32) ([]float32, error) {
+			out, err := it.Run(interp.Tensor{Shape: ir.Shape{1, 1, r, r}, Data: x})
+			if err != nil {
+				return nil, err
+			}
+			return out[0].Data, nil
+		}, nil
+	})
 }
 
 type subnetCmd struct {
