@@ -15,7 +15,7 @@
 # one folder per EPOCHS (a finished run is never taken for a longer one);
 # ARCHS overrides the five subnets. As soon as a subnet's run is done, the
 # script measures both networks on the test set and the validation split and
-# writes them to RUNS/eEPOCHS/ARCH.json, so the figures outlive the 8 MB
+# writes them to RUNS/eEPOCHS/ARCH.json, so the figures outlive the 16 MB
 # checkpoint (ignored by git, and lost with the machine unless committed with
 # `git add -f`, which a run that must continue in a later session needs).
 #

@@ -148,6 +148,11 @@ var tableActs = map[Op]func(float64) float64{
 
 func relu6f(x float64) float64 { return min(max(x, 0), 6) }
 
+// TableFunc returns the real function a table op's lookup table samples
+// (nil for other ops), so passes that weigh quantization choices compute
+// the same function the tables are built from.
+func TableFunc(op Op) func(float64) float64 { return tableActs[op] }
+
 // IsTableOp reports whether op's int8 form reads a lookup table (hswish,
 // hsigmoid, sigmoid): they take a second input, an i8[256] constant whose
 // entry q+128 is the output code for input code q.

@@ -38,9 +38,9 @@ func correctBiases(g *ir.Graph, samples [][]Sample) error {
 			layers = append(layers, n)
 		}
 	}
-	// tapMeans[n][(ic*kh+ky)*kw+kx] sums, over samples, the mean over n's
-	// output positions of the rounding error its tap (ky, kx) of input
-	// channel ic reads.
+	// tapMeans[li][(ic*kh+ky)*kw+kx] sums, over samples, the mean over
+	// layers[li]'s output positions of the rounding error that its tap
+	// (ky, kx) of input channel ic reads (for dense, entry i: feature i).
 	tapMeans := make([][]float64, len(layers))
 	used := samples[:min(len(samples), biasSamples)]
 	for si, s := range used {

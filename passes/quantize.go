@@ -198,7 +198,7 @@ func clipTableInputs(g *ir.Graph, ranges map[*ir.Value]Range) {
 // values spread, so each node takes the grid with the smaller mean squared
 // error of hswish over its input's calibration values (kept).
 func sharedGrids(g *ir.Graph, ranges map[*ir.Value]Range, kept map[*ir.Value][]float32) map[*ir.Node]bool {
-	hswish := func(x float64) float64 { return x * min(max(x+3, 0), 6) / 6 }
+	hswish := ir.TableFunc(ir.OpHSwish)
 	onGrid := func(x float64, q *ir.Quant) float64 {
 		return float64(q.Scale[0]) * float64(int32(ir.QuantizeF32(float32(x), q.Scale[0], q.ZeroPoint[0]))-q.ZeroPoint[0])
 	}
@@ -213,8 +213,9 @@ func sharedGrids(g *ir.Graph, ranges map[*ir.Value]Range, kept map[*ir.Value][]f
 		for _, x := range xs {
 			want := hswish(float64(x))
 			y := hswish(onGrid(float64(x), in))
-			errIn += (onGrid(y, in) - want) * (onGrid(y, in) - want)
-			errOwn += (onGrid(y, own) - want) * (onGrid(y, own) - want)
+			dIn, dOwn := onGrid(y, in)-want, onGrid(y, own)-want
+			errIn += dIn * dIn
+			errOwn += dOwn * dOwn
 		}
 		shared[n] = errIn < errOwn
 	}

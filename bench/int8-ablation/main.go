@@ -13,7 +13,11 @@
 // depthwise convolution's input per channel, (E) D and C together. -sweep
 // instead leaves each activation unrounded in turn and prints the gain.
 // Per-channel ranges are the min/max of each channel over the calibration
-// images, read with those inputs left unrounded.
+// images, read with those inputs left unrounded. B to E change roundings
+// after the quantizer's bias correction (passes.Quantize) has been fitted to
+// A's, and do not refit it, so against a quantizer with bias correction they
+// show what those roundings cost with stale corrections: C still measures
+// the stem output's remaining loss, B and D mostly the staleness.
 package main
 
 import (
@@ -72,7 +76,10 @@ func run(c config) error {
 	} else if c.split != "val" {
 		return fmt.Errorf("-split %q: want val or test", c.split)
 	}
-	n := min(c.images, set.Len())
+	n := c.images
+	if n <= 0 || n > set.Len() {
+		n = set.Len()
+	}
 	stats := train.Recalibrate(ck.Net, a, splits.Train, c.bnCalib, 128)
 	g, err := frontend.Subnet("subnet", ck.Net.Extract(a, stats))
 	if err != nil {

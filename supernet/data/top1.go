@@ -1,6 +1,7 @@
 package data
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 )
@@ -17,6 +18,9 @@ type Classifier func(x []float32) ([]float32, error)
 func Top1(set *Dataset, res, n int, newClassifier func() (Classifier, error)) (float64, error) {
 	if n <= 0 || n > set.Len() {
 		n = set.Len()
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("top-1 of %s: the data set has no images", set.Name)
 	}
 	workers := runtime.GOMAXPROCS(0)
 	correct := make([]int, workers)

@@ -26,6 +26,9 @@ func TestTop1CountsArgmaxAgainstLabels(t *testing.T) {
 	if got, err := Top1(set, 20, 0, always3); err != nil || got != 5.0/50 {
 		t.Fatalf("Top1 over all = %v, %v; want 5/50", got, err)
 	}
+	if _, err := Top1(set.Subset("empty", nil), 20, 0, always3); err == nil {
+		t.Fatal("Top1 of an empty data set gave no error")
+	}
 	boom := errors.New("boom")
 	failing := func() (Classifier, error) {
 		return func([]float32) ([]float32, error) { return nil, boom }, nil
