@@ -204,8 +204,9 @@ func checkTableAct(n *Node) (Shape, error) {
 		return nil, fmt.Errorf("i8 input %s needs a lookup table (an i8[256] constant) as second input", x.Ref())
 	}
 	t := n.Inputs[1]
-	if t.Kind != ConstValue || t.DType != I8 || !t.Shape.Equal(Shape{256}) {
-		return nil, fmt.Errorf("lookup table %s must be an i8[256] constant, is %s%s", t.Ref(), t.DType, t.Shape)
+	perChannel := len(x.Shape) >= 2 && t.Shape.Equal(Shape{x.Shape[1], 256})
+	if t.Kind != ConstValue || t.DType != I8 || !(t.Shape.Equal(Shape{256}) || perChannel) {
+		return nil, fmt.Errorf("lookup table %s must be an i8[256] constant (or i8[C,256], one per channel), is %s%s", t.Ref(), t.DType, t.Shape)
 	}
 	return x.Shape, nil
 }

@@ -154,28 +154,42 @@ func relu6f(x float64) float64 { return min(max(x, 0), 6) }
 func TableFunc(op Op) func(float64) float64 { return tableActs[op] }
 
 // IsTableOp reports whether op's int8 form reads a lookup table (hswish,
-// hsigmoid, sigmoid): they take a second input, an i8[256] constant whose
-// entry q+128 is the output code for input code q.
+// hsigmoid, sigmoid): they take a second input, an i8 constant whose entry
+// q+128 is the output code for input code q: i8[256] when input and result
+// are quantized per tensor, else i8[C,256], one table per channel (axis 1).
 func IsTableOp(op Op) bool { _, ok := tableActs[op]; return ok }
 
-// ActivationTable computes the lookup table of a table op for per-tensor
-// input and output quantizations, in float64: entry i is the output code for
-// input code i-128. Rounding is to nearest, ties to even.
-func ActivationTable(op Op, in, out *Quant) ([]int8, error) {
+// ActivationTable computes the lookup table of a table op, in float64: entry
+// i is the output code for input code i-128, rounded to nearest, ties to
+// even. With per-tensor input and output quantizations it has 256 entries;
+// when either is per channel (axis 1) it has channels x 256, table c for
+// channel c.
+func ActivationTable(op Op, in, out *Quant, channels int) ([]int8, error) {
 	f, ok := tableActs[op]
 	if !ok {
 		return nil, fmt.Errorf("%s has no lookup-table form", op)
 	}
-	if in == nil || out == nil || !in.PerTensor() || !out.PerTensor() {
-		return nil, fmt.Errorf("%s needs per-tensor input and output quantization", op)
+	if in == nil || out == nil {
+		return nil, fmt.Errorf("%s needs quantized input and output", op)
 	}
-	sIn, zIn := float64(in.Scale[0]), int64(in.ZeroPoint[0])
-	sOut, zOut := float64(out.Scale[0]), float64(out.ZeroPoint[0])
-	t := make([]int8, 256)
-	for i := range t {
-		x := sIn * float64(int64(i-128)-zIn)
-		y := math.RoundToEven(f(x)/sOut) + zOut
-		t[i] = int8(min(max(y, -128), 127))
+	n := 1
+	if !in.PerTensor() || !out.PerTensor() {
+		for _, q := range []*Quant{in, out} {
+			if !q.PerTensor() && (q.Axis != 1 || len(q.Scale) != channels) {
+				return nil, fmt.Errorf("%s: per-channel quantization must run along axis 1 with %d channels", op, channels)
+			}
+		}
+		n = channels
+	}
+	t := make([]int8, 256*n)
+	for c := 0; c < n; c++ {
+		sIn, zIn := in.ScaleAt(c)
+		sOut, zOut := out.ScaleAt(c)
+		for i := 0; i < 256; i++ {
+			x := float64(sIn) * float64(int64(i-128)-int64(zIn))
+			y := math.RoundToEven(f(x)/float64(sOut)) + float64(zOut)
+			t[c*256+i] = int8(min(max(y, -128), 127))
+		}
 	}
 	return t, nil
 }
@@ -203,7 +217,7 @@ func ActRange(a Act, q *Quant) (lo, hi int32, err error) {
 // integer arithmetic:
 //
 //	conv2d, dense:  acc = bias[c] + sum (x - InZP[0]) * w   (weights have zp 0)
-//	                y = OutZP + MBQM(acc, OutMul[c])
+//	                y = OutZPAt(c) + MBQM(acc, OutMul[c])
 //	                (a dense with an i32 result outputs acc itself)
 //	add:            a_i = MBQM((x_i - InZP[i]) << LeftShift, InMul[i])
 //	                y = OutZP + MBQM(a_0 + a_1, OutMul[0])
@@ -212,16 +226,34 @@ func ActRange(a Act, q *Quant) (lo, hi int32, err error) {
 //	                (OutMul folds the 1/(H*W) of the mean into the rescale)
 //	reshape, relu,
 //	clip:           y = OutZP + MBQM(x - InZP[0], OutMul[0])
-//	table ops:      y = table[x + 128]
+//	table ops:      y = table[x + 128], or table[c*256 + x + 128] in channel c
+//	                when the table is per channel
 //
 // and every y is clamped to [Min, Max] (MBQM is MultiplyByQuantizedMultiplier).
+//
+// Activations are quantized per tensor except where a per-channel grid
+// (axis 1) pays for its cost, a stem whose channels' ranges differ a
+// hundredfold (passes.Quantize): a conv2d with act=none may produce one, a
+// table op may read and produce one (per-channel tables), and a depthwise
+// conv2d may read one: its InZP then has one zero point per channel, and
+// the input scales fold into the per-channel OutMul. Every other reader
+// needs per-tensor inputs.
 type IntParams struct {
-	InZP      []int32
+	InZP      []int32 // per input; a depthwise conv2d reading a per-channel input has one per channel
 	InMul     []Requant
 	LeftShift int32
 	OutMul    []Requant // one per output channel for conv2d and dense, else one
 	OutZP     int32
+	OutZPs    []int32 // a conv2d's zero point per output channel when its result is per channel, else nil
 	Min, Max  int32
+}
+
+// OutZPAt is the output zero point of channel c.
+func (p *IntParams) OutZPAt(c int) int32 {
+	if p.OutZPs != nil {
+		return p.OutZPs[c]
+	}
+	return p.OutZP
 }
 
 // accumulatorParams checks a dense with an i32 result, which is its
@@ -261,8 +293,9 @@ const AddLeftShift = 20
 
 // IntegerParams derives a node's IntParams. It fails, naming what is wrong,
 // for nodes the integer kernels cannot run: an op with no integer form, a
-// float operand, per-channel activations, nonzero weight zero points, a
-// fused activation other than relu/relu6, or a multiplier out of range.
+// float operand, per-channel activations where a kernel has no per-channel
+// form, nonzero weight zero points, a fused activation other than
+// relu/relu6, or a multiplier out of range.
 func IntegerParams(n *Node) (*IntParams, error) {
 	out := n.Output
 	if out.DType == I32 && n.Op == OpDense {
@@ -271,19 +304,21 @@ func IntegerParams(n *Node) (*IntParams, error) {
 	if out.DType != I8 {
 		return nil, fmt.Errorf("%s: integer kernels produce i8 (or i32 from dense), result is %s", n.Op, out.DType)
 	}
-	for i, in := range n.Inputs {
+	for _, in := range n.Inputs {
 		if in.DType == F32 {
 			return nil, fmt.Errorf("%s: input %s is f32", n.Op, in.Ref())
 		}
-		if i == 0 && !in.Quant.PerTensor() {
-			return nil, fmt.Errorf("%s: activation %s must be quantized per tensor", n.Op, in.Ref())
-		}
 	}
-	if !out.Quant.PerTensor() {
-		return nil, fmt.Errorf("%s: result must be quantized per tensor", n.Op)
+	if err := checkChannelQuant(n); err != nil {
+		return nil, err
+	}
+	if IsTableOp(n.Op) {
+		return tableParams(n)
 	}
 	p := &IntParams{OutZP: out.Quant.ZeroPoint[0], Min: -128, Max: 127}
 	sOut := float64(out.Quant.Scale[0])
+	// inScale and inZP are input i's per-tensor parameters; a per-channel
+	// input (a depthwise conv2d's) is read per channel below.
 	inScale := func(i int) float64 { return float64(n.Inputs[i].Quant.Scale[0]) }
 	inZP := func(i int) int32 { return n.Inputs[i].Quant.ZeroPoint[0] }
 	one := func(m float64) error {
@@ -309,13 +344,23 @@ func IntegerParams(n *Node) (*IntParams, error) {
 		}
 		channels := w.Shape[0]
 		p.InZP = []int32{inZP(0)}
+		if x := n.Inputs[0].Quant; !x.PerTensor() {
+			p.InZP = append([]int32(nil), x.ZeroPoint...)
+		}
 		p.OutMul = make([]Requant, channels)
+		if !out.Quant.PerTensor() {
+			p.OutZPs = append([]int32(nil), out.Quant.ZeroPoint...)
+		}
 		for c := 0; c < channels; c++ {
 			sw, zw := w.Quant.ScaleAt(c)
 			if zw != 0 {
 				return nil, fmt.Errorf("%s: weight %s has zero point %d in channel %d, want 0 (symmetric)", n.Op, w.Ref(), zw, c)
 			}
-			if p.OutMul[c], err = QuantizeMultiplier(inScale(0) * float64(sw) / sOut); err != nil {
+			// A per-channel input is a depthwise conv2d's: output channel
+			// c reads input channel c only.
+			sIn, _ := n.Inputs[0].Quant.ScaleAt(c)
+			so, _ := out.Quant.ScaleAt(c)
+			if p.OutMul[c], err = QuantizeMultiplier(float64(sIn) * float64(sw) / float64(so)); err != nil {
 				return nil, fmt.Errorf("%s: output channel %d rescale: %w", n.Op, c, err)
 			}
 			if len(n.Inputs) == 3 {
@@ -323,7 +368,7 @@ func IntegerParams(n *Node) (*IntParams, error) {
 				// their scale must be the accumulator's.
 				b := n.Inputs[2]
 				sb, zb := b.Quant.ScaleAt(c)
-				want := float32(inScale(0) * float64(sw))
+				want := float32(float64(sIn) * float64(sw))
 				if zb != 0 || math.Abs(float64(sb-want)) > 1e-5*float64(want) {
 					return nil, fmt.Errorf("%s: bias %s channel %d has scale %g zero point %d, want %g and 0 (input scale x weight scale)", n.Op, b.Ref(), c, sb, zb, want)
 				}
@@ -374,12 +419,62 @@ func IntegerParams(n *Node) (*IntParams, error) {
 			p.Min = int32(min(max(lo, -128), 127))
 			p.Max = int32(min(max(hi, -128), 127))
 		}
-	case OpHSwish, OpHSigmoid, OpSigmoid:
-		if len(n.Inputs) != 2 {
-			return nil, fmt.Errorf("%s: an i8 %s needs its lookup table", n.Op, n.Op)
-		}
 	default:
 		return nil, fmt.Errorf("%s has no integer kernel", n.Op)
 	}
 	return p, nil
+}
+
+// checkChannelQuant rejects per-channel activations where no integer kernel
+// takes them: per-channel inputs and results must run along axis 1 (the
+// channels of NCHW); a conv2d may produce one only with act=none (a fused
+// relu would need a clamp per channel) and read one only when depthwise
+// (output channel c reads input channel c alone); table ops may do both;
+// other ops neither.
+func checkChannelQuant(n *Node) error {
+	x, out := n.Inputs[0], n.Output
+	for _, v := range []*Value{x, out} {
+		if !v.Quant.PerTensor() && (v.Quant.Axis != 1 || len(v.Shape) < 2) {
+			return fmt.Errorf("%s: %s is quantized along axis %d; activations are per tensor or per channel (axis 1)", n.Op, v.Ref(), v.Quant.Axis)
+		}
+	}
+	switch {
+	case IsTableOp(n.Op):
+		return nil
+	case n.Op == OpConv2D:
+		if !out.Quant.PerTensor() && n.Attrs.Act != ActNone {
+			return fmt.Errorf("conv2d: a per-channel result %s cannot apply act=%s", out.Ref(), n.Attrs.Act)
+		}
+		if x.Quant.PerTensor() {
+			return nil
+		}
+		if c := x.Shape[1]; n.Attrs.Groups != c || out.Shape[1] != c {
+			return fmt.Errorf("conv2d: per-channel input %s needs a depthwise conv2d (groups = input = output channels)", x.Ref())
+		}
+		return nil
+	}
+	if !x.Quant.PerTensor() {
+		return fmt.Errorf("%s: activation %s must be quantized per tensor", n.Op, x.Ref())
+	}
+	if !out.Quant.PerTensor() {
+		return fmt.Errorf("%s: result must be quantized per tensor", n.Op)
+	}
+	return nil
+}
+
+// tableParams checks a table op: its table holds one 256-entry table per
+// channel exactly when input or result is per channel.
+func tableParams(n *Node) (*IntParams, error) {
+	if len(n.Inputs) != 2 {
+		return nil, fmt.Errorf("%s: an i8 %s needs its lookup table", n.Op, n.Op)
+	}
+	x, t := n.Inputs[0], n.Inputs[1]
+	want := Shape{256}
+	if !x.Quant.PerTensor() || !n.Output.Quant.PerTensor() {
+		want = Shape{x.Shape[1], 256}
+	}
+	if t.DType != I8 || !t.Shape.Equal(want) {
+		return nil, fmt.Errorf("%s: lookup table %s is %s%s, want i8%s (one table per channel when input or result is per channel)", n.Op, t.Ref(), t.DType, t.Shape, want)
+	}
+	return &IntParams{OutZP: n.Output.Quant.ZeroPoint[0], Min: -128, Max: 127}, nil
 }

@@ -178,7 +178,7 @@ func perTensor(s float32, zp int32) *ir.Quant {
 func TestActivationTable(t *testing.T) {
 	in, out := perTensor(8.0/255, -50), perTensor(1.0/255, -128)
 	for _, op := range []ir.Op{ir.OpHSigmoid, ir.OpSigmoid} {
-		tab, err := ir.ActivationTable(op, in, out)
+		tab, err := ir.ActivationTable(op, in, out, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func TestActivationTable(t *testing.T) {
 		}
 	}
 	out = perTensor(6.0/255, -10)
-	tab, err := ir.ActivationTable(ir.OpHSwish, in, out)
+	tab, err := ir.ActivationTable(ir.OpHSwish, in, out, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestActivationTable(t *testing.T) {
 	if tab[128+int(in.ZeroPoint[0])] != int8(out.ZeroPoint[0]) {
 		t.Fatalf("hswish(0) is not the output zero point")
 	}
-	if _, err := ir.ActivationTable(ir.OpReLU, in, out); err == nil {
+	if _, err := ir.ActivationTable(ir.OpReLU, in, out, 0); err == nil {
 		t.Fatal("relu has a table")
 	}
 }
@@ -280,5 +280,97 @@ func TestIntegerParamsRejects(t *testing.T) {
 		if err := conv(c.act, c.wzp, c.bscale); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: error %v, want one containing %q", c, err, c.want)
 		}
+	}
+}
+
+// TestIntegerParamsPerChannel checks where per-channel activations (axis 1)
+// are accepted: a conv2d's result with act=none, a depthwise conv2d's input
+// (one zero point per channel in InZP), table ops with one table per
+// channel; and that every other use is refused by name.
+func TestIntegerParamsPerChannel(t *testing.T) {
+	ch := &ir.Quant{Scale: []float32{0.1, 0.01}, ZeroPoint: []int32{-100, 20}, Axis: 1}
+	pt := perTensor(0.1, 3)
+	conv := func(in, out *ir.Quant, groups int, act ir.Act) (*ir.IntParams, error) {
+		b := ir.NewBuilder("g")
+		x := b.Input("x", ir.I8, ir.Shape{1, 2, 3, 3}, in)
+		wq := &ir.Quant{Scale: []float32{0.5, 0.25}, ZeroPoint: []int32{0, 0}, Axis: 0}
+		w := b.Const("w", ir.I8, ir.Shape{2, 2 / groups, 1, 1}, wq, make([]int8, 4/groups))
+		bq := &ir.Quant{Scale: make([]float32, 2), ZeroPoint: []int32{0, 0}, Axis: 0}
+		for c := range bq.Scale {
+			si, _ := in.ScaleAt(c)
+			bq.Scale[c] = si * wq.Scale[c]
+		}
+		bias := b.Const("b", ir.I32, ir.Shape{2}, bq, make([]int32, 2))
+		b.Output(b.Op(ir.OpConv2D, ir.Attrs{Kernel: [2]int{1, 1}, Stride: 1, Groups: groups, Act: act}, out, x, w, bias))
+		g, err := b.Graph()
+		if err != nil {
+			return nil, err
+		}
+		return ir.IntegerParams(g.Nodes[0])
+	}
+	p, err := conv(pt, ch, 1, ir.ActNone)
+	if err != nil {
+		t.Fatalf("per-channel result: %v", err)
+	}
+	if p.OutZPAt(0) != -100 || p.OutZPAt(1) != 20 {
+		t.Errorf("per-channel result: zero points %d, %d, want -100, 20", p.OutZPAt(0), p.OutZPAt(1))
+	}
+	if want := 0.1 * 0.25 / 0.01; math.Abs(p.OutMul[1].Real()-want) > 1e-6*want {
+		t.Errorf("per-channel result: channel 1 multiplier %g, want %g", p.OutMul[1].Real(), want)
+	}
+	if p, err = conv(ch, pt, 2, ir.ActReLU); err != nil {
+		t.Fatalf("depthwise with per-channel input: %v", err)
+	}
+	if len(p.InZP) != 2 || p.InZP[1] != 20 {
+		t.Errorf("depthwise with per-channel input: InZP %v, want [-100 20]", p.InZP)
+	}
+	if want := 0.01 * 0.25 / 0.1; math.Abs(p.OutMul[1].Real()-want) > 1e-6*want {
+		t.Errorf("depthwise with per-channel input: channel 1 multiplier %g, want %g", p.OutMul[1].Real(), want)
+	}
+	for _, c := range []struct {
+		name    string
+		in, out *ir.Quant
+		groups  int
+		act     ir.Act
+		want    string
+	}{
+		{"per-channel result with relu", pt, ch, 1, ir.ActReLU, "act=relu"},
+		{"per-channel input, not depthwise", ch, pt, 1, ir.ActNone, "depthwise"},
+		{"axis 2", pt, &ir.Quant{Scale: []float32{1, 1, 1}, ZeroPoint: []int32{0, 0, 0}, Axis: 2}, 1, ir.ActNone, "axis 2"},
+	} {
+		if _, err := conv(c.in, c.out, c.groups, c.act); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+
+	b := ir.NewBuilder("g")
+	x := b.Input("x", ir.I8, ir.Shape{1, 2, 3, 3}, ch)
+	y := b.Input("y", ir.I8, ir.Shape{1, 2, 3, 3}, pt)
+	b.Output(b.Op(ir.OpAdd, ir.Attrs{}, pt, x, y))
+	g, err := b.Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ir.IntegerParams(g.Nodes[0]); err == nil || !strings.Contains(err.Error(), "per tensor") {
+		t.Errorf("add of a per-channel input: error %v, want one saying per tensor", err)
+	}
+
+	table := func(shape ir.Shape) error {
+		b := ir.NewBuilder("g")
+		x := b.Input("x", ir.I8, ir.Shape{1, 2, 3, 3}, ch)
+		tv := b.Const("t", ir.I8, shape, pt, make([]int8, shape.NumElements()))
+		b.Output(b.Op(ir.OpHSwish, ir.Attrs{}, pt, x, tv))
+		g, err := b.Graph()
+		if err != nil {
+			return err
+		}
+		_, err = ir.IntegerParams(g.Nodes[0])
+		return err
+	}
+	if err := table(ir.Shape{2, 256}); err != nil {
+		t.Errorf("per-channel tables: %v", err)
+	}
+	if err := table(ir.Shape{256}); err == nil || !strings.Contains(err.Error(), "one table per channel") {
+		t.Errorf("a single table for a per-channel input: error %v, want one asking for a table per channel", err)
 	}
 }

@@ -28,23 +28,37 @@ const maxKept = 1 << 16
 // about maxKept values over all samples and the starting element rotating
 // from sample to sample.
 func Calibrate(g *ir.Graph, samples [][]Sample, percentile float64) (map[*ir.Value]Range, error) {
-	ranges, _, err := calibrate(g, samples, percentile, nil)
-	return ranges, err
+	c, err := calibrate(g, samples, percentile, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.ranges, nil
 }
 
-// calibrate is Calibrate that also returns the subsample of real values of
-// every value in keep (of every value, with a percentile).
-func calibrate(g *ir.Graph, samples [][]Sample, percentile float64, keep map[*ir.Value]bool) (map[*ir.Value]Range, map[*ir.Value][]float32, error) {
+// observed is what calibrate saw.
+type observed struct {
+	ranges map[*ir.Value]Range
+	// kept is the subsample of real values of every value calibrate was
+	// asked to keep (of every value, with a percentile).
+	kept map[*ir.Value][]float32
+	// channels holds, for the values calibrate was asked to watch per
+	// channel, the min/max of each channel (axis 1).
+	channels map[*ir.Value][]Range
+}
+
+// calibrate is Calibrate that also keeps the values of keep and the
+// per-channel ranges of perChannel.
+func calibrate(g *ir.Graph, samples [][]Sample, percentile float64, keep, perChannel map[*ir.Value]bool) (*observed, error) {
 	if len(samples) == 0 {
-		return nil, nil, fmt.Errorf("no calibration samples")
+		return nil, fmt.Errorf("no calibration samples")
 	}
 	usePct := percentile > 0 && percentile < 100
 	if percentile != 0 && !usePct {
-		return nil, nil, fmt.Errorf("percentile %g must be in (0, 100), or 0 for min/max", percentile)
+		return nil, fmt.Errorf("percentile %g must be in (0, 100), or 0 for min/max", percentile)
 	}
 	it, err := interp.New(g)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	values := append([]*ir.Value(nil), g.Inputs...)
 	for _, n := range g.Nodes {
@@ -55,10 +69,20 @@ func calibrate(g *ir.Graph, samples [][]Sample, percentile float64, keep map[*ir
 		ranges[v] = Range{Min: math.Inf(1), Max: math.Inf(-1)}
 	}
 	kept := map[*ir.Value][]float32{}
+	channels := map[*ir.Value][]Range{}
+	for v := range perChannel {
+		if len(v.Shape) < 2 {
+			return nil, fmt.Errorf("%s has no channel axis", v.Ref())
+		}
+		channels[v] = make([]Range, v.Shape[1])
+		for c := range channels[v] {
+			channels[v][c] = Range{Min: math.Inf(1), Max: math.Inf(-1)}
+		}
+	}
 	perSample := max(1, maxKept/len(samples))
 	for si, s := range samples {
 		if len(s) != len(g.Inputs) {
-			return nil, nil, fmt.Errorf("sample %d has %d tensors, graph %s takes %d inputs", si, len(s), g.Name, len(g.Inputs))
+			return nil, fmt.Errorf("sample %d has %d tensors, graph %s takes %d inputs", si, len(s), g.Name, len(g.Inputs))
 		}
 		ins := make([]interp.Tensor, len(s))
 		for i, t := range s {
@@ -66,7 +90,7 @@ func calibrate(g *ir.Graph, samples [][]Sample, percentile float64, keep map[*ir
 		}
 		all, err := it.RunAll(ins...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("sample %d: %w", si, err)
+			return nil, fmt.Errorf("sample %d: %w", si, err)
 		}
 		for _, v := range values {
 			d := all[v].Data
@@ -74,11 +98,18 @@ func calibrate(g *ir.Graph, samples [][]Sample, percentile float64, keep map[*ir
 			for _, x := range d {
 				f := float64(x)
 				if math.IsNaN(f) || math.IsInf(f, 0) {
-					return nil, nil, fmt.Errorf("sample %d: %s takes the non-finite value %g", si, v.Ref(), f)
+					return nil, fmt.Errorf("sample %d: %s takes the non-finite value %g", si, v.Ref(), f)
 				}
 				r.Min, r.Max = min(r.Min, f), max(r.Max, f)
 			}
 			ranges[v] = r
+			if cr := channels[v]; cr != nil {
+				inner := len(d) / (v.Shape[0] * len(cr))
+				for i, x := range d {
+					c := &cr[(i/inner)%len(cr)]
+					c.Min, c.Max = min(c.Min, float64(x)), max(c.Max, float64(x))
+				}
+			}
 			if usePct || keep[v] {
 				stride := max(1, (len(d)+perSample-1)/perSample)
 				for i := si % stride; i < len(d); i += stride {
@@ -95,7 +126,7 @@ func calibrate(g *ir.Graph, samples [][]Sample, percentile float64, keep map[*ir
 			ranges[v] = Range{Min: float64(k[rank(len(k), 1-q)]), Max: float64(k[rank(len(k), q)])}
 		}
 	}
-	return ranges, kept, nil
+	return &observed{ranges: ranges, kept: kept, channels: channels}, nil
 }
 
 // rank is the index of the q-quantile in n sorted values (nearest rank).

@@ -22,6 +22,11 @@ import (
 //     that read a 256-entry table built here (ir.ActivationTable), fed by the
 //     producer requantized to the calibrated pre-activation range, clipped
 //     to where the activation is not constant (clipTableInputs);
+//   - the stem (the conv2d reading the graph input, with a table
+//     activation, read by a depthwise conv2d) is quantized per channel
+//     before and after its activation (splitStem, stemQuants): its
+//     channels' ranges differ a hundredfold, and the depthwise convolution
+//     after it amplifies the steps of the narrow ones most;
 //   - hswish's result shares its input's scale and zero point where that
 //     gives the smaller error on the calibration data (sharedGrids): no
 //     second rounding of inputs above 3. A stem's hswish output, read by a
@@ -50,19 +55,28 @@ func Quantize(g *ir.Graph, o *Options) error {
 		return err
 	}
 	splitTableActs(g)
+	stem := splitStem(g)
 	keep := map[*ir.Value]bool{}
 	for _, n := range g.Nodes {
 		if n.Op == ir.OpHSwish {
 			keep[n.Inputs[0]] = true
 		}
 	}
-	ranges, kept, err := calibrate(g, o.Calibration, o.Percentile, keep)
+	perChannel := map[*ir.Value]bool{}
+	if stem != nil {
+		perChannel[stem.pre], perChannel[stem.act] = true, true
+	}
+	cal, err := calibrate(g, o.Calibration, o.Percentile, keep, perChannel)
 	if err != nil {
 		return fmt.Errorf("calibration: %w", err)
 	}
+	ranges := cal.ranges
 	clipTableInputs(g, ranges)
 	q := newQuantizer(g, ranges)
-	q.sharedGrid = sharedGrids(g, ranges, kept)
+	q.sharedGrid = sharedGrids(g, ranges, cal.kept)
+	if stem != nil {
+		q.channelQuant = stem.quants(cal)
+	}
 	if err := q.rewrite(); err != nil {
 		return err
 	}
@@ -165,28 +179,34 @@ func clipTableInputs(g *ir.Graph, ranges map[*ir.Value]Range) {
 		if !ir.IsTableOp(n.Op) || !ok || len(users[in]) != 1 || outputs[in] || in.Kind != ir.NodeValue {
 			continue
 		}
-		lo, clipLo := flatBelow[n.Op]
-		clipLo = clipLo && r.Min < lo
-		hi, clipHi := flatAbove[n.Op]
-		clipHi = clipHi && r.Max > hi
-		if clipLo {
-			r.Min, r.Max = lo, max(r.Max, lo)
-		}
-		if clipHi {
-			r.Min, r.Max = min(r.Min, hi), hi
-		}
-		// A step of margin beyond each clip: rounding the zero point can
-		// move the saturated code by half a step, and it must still land
-		// where the activation is flat.
-		step := (r.Max - r.Min) / 254
-		if clipLo {
-			r.Min -= step
-		}
-		if clipHi {
-			r.Max += step
-		}
-		ranges[in] = r
+		ranges[in] = clipTableRange(n.Op, r)
 	}
+}
+
+// clipTableRange narrows r, the range of table activation op's input, to
+// where op is not constant.
+func clipTableRange(op ir.Op, r Range) Range {
+	lo, clipLo := flatBelow[op]
+	clipLo = clipLo && r.Min < lo
+	hi, clipHi := flatAbove[op]
+	clipHi = clipHi && r.Max > hi
+	if clipLo {
+		r.Min, r.Max = lo, max(r.Max, lo)
+	}
+	if clipHi {
+		r.Min, r.Max = min(r.Min, hi), hi
+	}
+	// A step of margin beyond each clip: rounding the zero point can
+	// move the saturated code by half a step, and it must still land
+	// where the activation is flat.
+	step := (r.Max - r.Min) / 254
+	if clipLo {
+		r.Min -= step
+	}
+	if clipHi {
+		r.Max += step
+	}
+	return r
 }
 
 // sharedGrids picks the hswish nodes whose result is better quantized on
@@ -270,6 +290,8 @@ type quantizer struct {
 	// sharedGrid holds the hswish nodes whose result takes its input's
 	// quantization (sharedGrids).
 	sharedGrid map[*ir.Node]bool
+	// channelQuant holds the results quantized per channel (the stem's).
+	channelQuant map[*ir.Value]*ir.Quant
 }
 
 func newQuantizer(g *ir.Graph, ranges map[*ir.Value]Range) *quantizer {
@@ -293,7 +315,9 @@ func (q *quantizer) rewrite() error {
 		// The result's quantization: reshape only moves data, so it keeps
 		// its input's; everything else gets its calibrated range.
 		outQ := inQ
-		if n.Op != ir.OpReshape && !q.sharedGrid[n] {
+		if cq := q.channelQuant[n.Output]; cq != nil {
+			outQ = cq
+		} else if n.Op != ir.OpReshape && !(q.sharedGrid[n] && inQ.PerTensor()) {
 			outQ = activationQuant(q.ranges[n.Output])
 		}
 		switch n.Op {
@@ -307,11 +331,23 @@ func (q *quantizer) rewrite() error {
 				return fmt.Errorf("%s: %w", n.Name(), err)
 			}
 		case ir.OpHSwish, ir.OpHSigmoid, ir.OpSigmoid:
-			t, err := ir.ActivationTable(n.Op, inQ, outQ)
+			channels := 0
+			if len(n.Output.Shape) >= 2 {
+				channels = n.Output.Shape[1]
+			}
+			t, err := ir.ActivationTable(n.Op, inQ, outQ, channels)
 			if err != nil {
 				return fmt.Errorf("%s: %w", n.Name(), err)
 			}
-			ins = append(ins[:1], q.constant(n.Output.Name+".lut", ir.Shape{256}, outQ, t))
+			shape, tq := ir.Shape{256}, outQ
+			if len(t) > 256 {
+				// One table per channel: the table's rows are the channels.
+				shape = ir.Shape{channels, 256}
+				if !outQ.PerTensor() {
+					tq = &ir.Quant{Scale: outQ.Scale, ZeroPoint: outQ.ZeroPoint, Axis: 0}
+				}
+			}
+			ins = append(ins[:1], q.constant(n.Output.Name+".lut", shape, tq, t))
 		}
 		out := n.Output
 		dt := ir.I8
@@ -416,7 +452,8 @@ func (q *quantizer) weight(w *ir.Value) *ir.Value {
 }
 
 // bias quantizes a bias to int32 in accumulator units: scale input scale x
-// weight scale of its channel, zero point 0, saturating.
+// weight scale of its channel (input scale of that channel, for a depthwise
+// conv2d reading a per-channel input), zero point 0, saturating.
 func (q *quantizer) bias(n *ir.Node, in, w *ir.Quant) *ir.Value {
 	b := n.Inputs[2]
 	d := b.Float32s()
@@ -424,7 +461,8 @@ func (q *quantizer) bias(n *ir.Node, in, w *ir.Quant) *ir.Value {
 	codes := make([]int32, len(d))
 	for c, x := range d {
 		sw, _ := w.ScaleAt(c)
-		s := float32(float64(in.Scale[0]) * float64(sw))
+		si, _ := in.ScaleAt(c) // per channel only for a depthwise conv2d
+		s := float32(float64(si) * float64(sw))
 		qt.Scale[c] = s
 		codes[c] = int32(min(max(math.RoundToEven(float64(x)/float64(s)), math.MinInt32), math.MaxInt32))
 	}

@@ -62,14 +62,14 @@ var coreCosts = map[string]coreCost{
 // arm-none-eabi-size -A (the requantization helpers are inlined into each
 // kernel but the multiply-by-quantized-multiplier, counted once).
 var kernelCodeBytes = map[string]int64{
-	"add": 130, "conv": 524, "conv_dw": 464, "conv_pw": 188, "copy": 18,
-	"dense_i32": 60, "dense_i8": 152, "gap": 128, "lut": 24, "mul": 172, "requant": 100,
+	"add": 130, "conv": 540, "conv_dw": 486, "conv_pw": 188, "copy": 18,
+	"dense_i32": 60, "dense_i8": 152, "gap": 128, "lut": 24, "lut_c": 62, "mul": 172, "requant": 100,
 }
 
 // Stack frames in bytes from -fstack-usage on the same build.
 var kernelStackBytes = map[string]int64{
-	"add": 48, "conv": 184, "conv_dw": 160, "conv_pw": 64, "copy": 8,
-	"dense_i32": 32, "dense_i8": 64, "gap": 48, "lut": 12, "mul": 64, "requant": 48,
+	"add": 48, "conv": 184, "conv_dw": 168, "conv_pw": 64, "copy": 8,
+	"dense_i32": 32, "dense_i8": 64, "gap": 48, "lut": 12, "lut_c": 28, "mul": 64, "requant": 48,
 }
 
 const (
@@ -111,7 +111,7 @@ func (c coreCost) elemCycles(kernel string) float64 {
 		return c.Add
 	case "mul":
 		return c.Mul
-	case "lut":
+	case "lut", "lut_c":
 		return c.LUT
 	case "copy":
 		return c.Copy

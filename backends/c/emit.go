@@ -170,7 +170,7 @@ func render(s *schedule, t backends.Target, spec Spec, cost *estimateResult) (ma
 
 func needsHelpers(used []string) bool {
 	for _, k := range used {
-		if k != "copy" && k != "lut" {
+		if k != "copy" && k != "lut" && k != "lut_c" {
 			return true
 		}
 	}

@@ -101,7 +101,7 @@ var kernels = map[string]kernel{
 	// input plane c is first copied to scratch, then output plane c is
 	// written over the input's bytes (memplan.go's ReuseDepthwise).
 	"conv_dw": {
-		proto: "void PFX_conv_dw(const int8_t *x, int8_t *y, int8_t *scratch, const int8_t *w, const int32_t *bias, const int32_t *mul, const int8_t *shift, int32_t c, int32_t h, int32_t wd, int32_t oh, int32_t ow, int32_t k, int32_t s, int32_t pad, int32_t zp, int32_t ozp, int32_t lo, int32_t hi)",
+		proto: "void PFX_conv_dw(const int8_t *x, int8_t *y, int8_t *scratch, const int8_t *w, const int32_t *bias, const int32_t *mul, const int8_t *shift, int32_t c, int32_t h, int32_t wd, int32_t oh, int32_t ow, int32_t k, int32_t s, int32_t pad, int32_t zp, const int32_t *zps, int32_t ozp, int32_t lo, int32_t hi)",
 		body: `{
     int32_t ch, oy, ox, ky, kx;
     for (ch = 0; ch < c; ch++) {
@@ -109,6 +109,7 @@ var kernels = map[string]kernel{
         const int8_t *wk = w + ch * k * k;
         int8_t *dst = y + ch * oh * ow;
         int32_t b = bias != 0 ? bias[ch] : 0;
+        int32_t z = zps != 0 ? zps[ch] : zp;
         if (scratch != 0) {
             int32_t i;
             for (i = 0; i < h * wd; i++) {
@@ -129,7 +130,7 @@ var kernels = map[string]kernel{
                     const int8_t *row = src + (iy0 + ky) * wd;
                     const int8_t *wr = wk + ky * k;
                     for (kx = kx0; kx < kx1; kx++) {
-                        acc += ((int32_t)row[ix0 + kx] - zp) * wr[kx];
+                        acc += ((int32_t)row[ix0 + kx] - z) * wr[kx];
                     }
                 }
                 dst[oy * ow + ox] = PFX_requant(acc, mul[ch], shift[ch], ozp, lo, hi);
@@ -139,13 +140,14 @@ var kernels = map[string]kernel{
 }`},
 	// Any other conv2d: groups, kernel kh x kw, stride, padding (the stem).
 	"conv": {
-		proto: "void PFX_conv(const int8_t *x, int8_t *y, const int8_t *w, const int32_t *bias, const int32_t *mul, const int8_t *shift, int32_t cin, int32_t h, int32_t wd, int32_t cout, int32_t oh, int32_t ow, int32_t kh, int32_t kw, int32_t s, int32_t pad, int32_t groups, int32_t zp, int32_t ozp, int32_t lo, int32_t hi)",
+		proto: "void PFX_conv(const int8_t *x, int8_t *y, const int8_t *w, const int32_t *bias, const int32_t *mul, const int8_t *shift, int32_t cin, int32_t h, int32_t wd, int32_t cout, int32_t oh, int32_t ow, int32_t kh, int32_t kw, int32_t s, int32_t pad, int32_t groups, int32_t zp, int32_t ozp, const int32_t *ozps, int32_t lo, int32_t hi)",
 		body: `{
     int32_t cing = cin / groups, coutg = cout / groups;
     int32_t oc, oy, ox, icg, ky, kx;
     for (oc = 0; oc < cout; oc++) {
         const int8_t *xg = x + (oc / coutg) * cing * h * wd;
         int32_t b = bias != 0 ? bias[oc] : 0;
+        int32_t z = ozps != 0 ? ozps[oc] : ozp;
         for (oy = 0; oy < oh; oy++) {
             int32_t iy0 = oy * s - pad;
             int32_t ky0 = iy0 < 0 ? -iy0 : 0;
@@ -166,7 +168,7 @@ var kernels = map[string]kernel{
                         }
                     }
                 }
-                y[(oc * oh + oy) * ow + ox] = PFX_requant(acc, mul[oc], shift[oc], ozp, lo, hi);
+                y[(oc * oh + oy) * ow + ox] = PFX_requant(acc, mul[oc], shift[oc], z, lo, hi);
             }
         }
     }
@@ -247,6 +249,19 @@ var kernels = map[string]kernel{
     int32_t i;
     for (i = 0; i < n; i++) {
         y[i] = table[(int32_t)x[i] + 128];
+    }
+}`},
+	// The same with one table per channel (a stem quantized per channel):
+	// y = table[ch * 256 + x + 128]; y may be x.
+	"lut_c": {
+		proto: "void PFX_lut_c(const int8_t *x, int8_t *y, int32_t c, int32_t hw, const int8_t *table)",
+		body: `{
+    int32_t ch, i;
+    for (ch = 0; ch < c; ch++) {
+        const int8_t *t = table + ch * 256 + 128;
+        for (i = 0; i < hw; i++) {
+            y[ch * hw + i] = t[x[ch * hw + i]];
+        }
     }
 }`},
 	// reshape (when it rescales), relu, clip: y = requant(x - zp); y may be x.

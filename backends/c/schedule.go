@@ -211,12 +211,19 @@ func buildSchedule(g *ir.Graph, plan *passes.MemoryPlan) (*schedule, error) {
 			st.elems = outs
 		case ir.OpHSwish, ir.OpHSigmoid, ir.OpSigmoid:
 			t := n.Inputs[1].Int8s()
-			if len(t) != 256 {
-				return nil, fmt.Errorf("c backend: %s: lookup table %s has %d entries, want 256", n.Name(), n.Inputs[1].Ref(), len(t))
+			xs := n.Inputs[0].Shape
+			switch {
+			case len(t) == 256:
+				a := s.addArray("t"+id, "int8_t", widen(t), fmt.Sprintf("%s table of %s", n.Op, n.Output.Ref()))
+				st.kernel = "lut"
+				st.args = []string{x, y, num(int(outs)), a}
+			case len(xs) >= 2 && xs[0] == 1 && len(t) == 256*xs[1]:
+				a := s.addArray("t"+id, "int8_t", widen(t), fmt.Sprintf("%s tables of %s, one per channel", n.Op, n.Output.Ref()))
+				st.kernel = "lut_c"
+				st.args = []string{x, y, num(xs[1]), num(int(outs) / xs[1]), a}
+			default:
+				return nil, fmt.Errorf("c backend: %s: lookup table %s has %d entries, want 256 or 256 per channel", n.Name(), n.Inputs[1].Ref(), len(t))
 			}
-			a := s.addArray("t"+id, "int8_t", widen(t), fmt.Sprintf("%s table of %s", n.Op, n.Output.Ref()))
-			st.kernel = "lut"
-			st.args = []string{x, y, num(int(outs)), a}
 			st.elems = outs
 		default:
 			return nil, fmt.Errorf("c backend: %s: no kernel for %s", n.Name(), n.Op)
@@ -315,6 +322,15 @@ func (s *schedule) conv(st *step, n *ir.Node, np passes.NodePlan, p *ir.IntParam
 	if np.InPlace >= 0 && np.Reuse != passes.ReuseDepthwise {
 		return fmt.Errorf("conv2d cannot write over its input (%s)", np.Reuse)
 	}
+	// Per-channel zero points (a stem quantized per channel) have kernels
+	// of their own only where they occur: the stem's output and the
+	// depthwise convolution reading it.
+	if p.OutZPs != nil && (pointwise || depthwise) {
+		return fmt.Errorf("a per-channel result needs the general conv kernel, not %dx%d groups %d", kh, kw, a.Groups)
+	}
+	if len(p.InZP) > 1 && !depthwise {
+		return fmt.Errorf("a per-channel input needs the depthwise kernel (square kernel, groups = channels)")
+	}
 	w, b, m, sh, err := s.weights(n, p, id, pointwise, true)
 	if err != nil {
 		return err
@@ -331,14 +347,22 @@ func (s *schedule) conv(st *step, n *ir.Node, np passes.NodePlan, p *ir.IntParam
 			scratch = fmt.Sprintf("A + %d", np.ScratchOffset)
 			st.copy = int64(xs.NumElements())
 		}
+		zps := "0"
+		if len(p.InZP) > 1 { // a per-channel input: a zero point per channel
+			zps = s.addArray("z"+id, "int32_t", widen(p.InZP), fmt.Sprintf("input zero points of %s, one per channel", n.Output.Ref()))
+		}
 		st.kernel = "conv_dw"
 		st.args = []string{x, y, scratch, w, b, m, sh, num(cin), num(h), num(wd), num(oh), num(ow), num(kh), num(a.Stride), num(a.Pad),
-			i32(p.InZP[0]), i32(p.OutZP), i32(p.Min), i32(p.Max)}
+			i32(p.InZP[0]), zps, i32(p.OutZP), i32(p.Min), i32(p.Max)}
 		st.rows = int64(cout*oh*ow) * int64(kh)
 	default:
+		ozps := "0"
+		if p.OutZPs != nil { // a per-channel result: a zero point per channel
+			ozps = s.addArray("o"+id, "int32_t", widen(p.OutZPs), fmt.Sprintf("zero points of %s, one per channel", n.Output.Ref()))
+		}
 		st.kernel = "conv"
 		st.args = []string{x, y, w, b, m, sh, num(cin), num(h), num(wd), num(cout), num(oh), num(ow), num(kh), num(kw), num(a.Stride), num(a.Pad), num(a.Groups),
-			i32(p.InZP[0]), i32(p.OutZP), i32(p.Min), i32(p.Max)}
+			i32(p.InZP[0]), i32(p.OutZP), ozps, i32(p.Min), i32(p.Max)}
 		st.rows = int64(cout*oh*ow) * int64(cinG*kh)
 	}
 	return nil

@@ -104,6 +104,13 @@ func (Backend) EmitProject(g *ir.Graph, t backends.Target, dir string, inputs []
 	if err != nil {
 		return err
 	}
+	return d.writeProject(p, s, dir, inputs)
+}
+
+// writeProject writes the project of design d planned as p for part s into
+// dir, with inputs as the testbench's images.
+func (d *design) writeProject(p *Plan, s Spec, dir string, inputs []interp.Tensor) error {
+	g := d.g
 	it, err := interp.NewInt8(g)
 	if err != nil {
 		return fmt.Errorf("int8 interpreter: %w", err)

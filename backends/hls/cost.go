@@ -177,6 +177,7 @@ func (d *design) cost(l *layer, lanes []int) LayerPlan {
 		if requant {
 			rq = uo
 			lp.Arrays = append(lp.Arrays, newArray("m_"+l.fn, l.cout, uo, 32), newArray("s_"+l.fn, l.cout, uo, 8))
+			lp.Arrays = append(lp.Arrays, l.zpArrays(uo)...)
 		}
 	case kindDW:
 		u := lanesOf(l.out)
@@ -189,6 +190,7 @@ func (d *design) cost(l *layer, lanes []int) LayerPlan {
 		rq = u
 		lp.Arrays = append(lp.Arrays, newArray("w_"+l.fn, l.c*l.k*l.k, u, 8), newArray("b_"+l.fn, l.c, u, 32),
 			newArray("m_"+l.fn, l.c, u, 32), newArray("s_"+l.fn, l.c, u, 8))
+		lp.Arrays = append(lp.Arrays, l.zpArrays(u)...)
 	case kindAdd:
 		u := lanesOf(l.out)
 		lp.LanesOut = u
@@ -220,7 +222,14 @@ func (d *design) cost(l *layer, lanes []int) LayerPlan {
 		lp.LanesOut = u
 		lp.Loops = []Loop{{"p", l.hw}, {"ct", l.c / u}}
 		lp.Depth = depthRead + depthRead + depthWrite
-		lp.Arrays = append(lp.Arrays, newArray("t_"+l.fn, 256*u, u, 8))
+		if l.channelTable() {
+			// One table per channel: bank u holds the tables of channels
+			// ct*U + u, one after the other.
+			lp.Arrays = append(lp.Arrays, newArray("t_"+l.fn, 256*l.c, u, 8))
+		} else {
+			// One copy of the table per lane.
+			lp.Arrays = append(lp.Arrays, newArray("t_"+l.fn, 256*u, u, 8))
+		}
 	case kindRequant:
 		u := lanesOf(l.out)
 		lp.LanesOut = u
@@ -245,6 +254,21 @@ func (d *design) cost(l *layer, lanes []int) LayerPlan {
 		lp.LUT += a.LUT
 	}
 	return lp
+}
+
+// zpArrays are a conv layer's per-channel zero-point arrays, int8 codes
+// [C/U][U] like its other per-channel constants: zi_ for a per-channel
+// input (depthwise only), zo_ for a per-channel result. Per-tensor zero
+// points are literals in the code and need none.
+func (l *layer) zpArrays(u int) []ArrayPlan {
+	var as []ArrayPlan
+	if l.channelInZP() {
+		as = append(as, newArray("zi_"+l.fn, l.cin, u, 8))
+	}
+	if l.channelOutZP() {
+		as = append(as, newArray("zo_"+l.fn, l.cout, u, 8))
+	}
+	return as
 }
 
 // BufferPlan is one activation buffer: a slot that values of one lane

@@ -16,7 +16,7 @@ const (
 	kindAdd     kind = "add"     // residual add
 	kindMul     kind = "mul"     // squeeze-excite scale
 	kindPool    kind = "gap"     // global average pool
-	kindTable   kind = "table"   // hswish / hsigmoid / sigmoid through a 256-entry table
+	kindTable   kind = "table"   // hswish / hsigmoid / sigmoid through a 256-entry table (or one per channel)
 	kindRequant kind = "requant" // reshape, relu, clip: rescale and clamp
 	kindStore   kind = "store"   // dequantize: copy the output codes out
 )
@@ -260,8 +260,11 @@ func (l *layer) fill(n *ir.Node, act func(int) (int, error)) error {
 		l.hw = ihw
 	case ir.OpHSwish, ir.OpHSigmoid, ir.OpSigmoid:
 		l.kind = kindTable
-		if len(n.Inputs[1].Int8s()) != 256 {
-			return fmt.Errorf("%s: table %s has no 256 int8 entries", n.Name(), n.Inputs[1].Ref())
+		// One 256-entry table, or one per channel (i8[C,256]) when input
+		// or result is quantized per channel; the template indexes a
+		// per-channel table by its channel tile and lane.
+		if t := len(n.Inputs[1].Int8s()); t != 256 && t != 256*oc {
+			return fmt.Errorf("%s: table %s has %d int8 entries, want 256 or 256 per channel (%d)", n.Name(), n.Inputs[1].Ref(), t, 256*oc)
 		}
 	case ir.OpReshape, ir.OpReLU, ir.OpClip:
 		l.kind = kindRequant
@@ -280,9 +283,58 @@ func (l *layer) fill(n *ir.Node, act func(int) (int, error)) error {
 		if len(n.Inputs) < 3 {
 			return fmt.Errorf("%s: the HLS templates want a bias", n.Name())
 		}
+		if err := l.checkChannelZPs(); err != nil {
+			return fmt.Errorf("%s: %w", n.Name(), err)
+		}
 	}
 	return nil
 }
+
+// checkChannelZPs checks the per-channel zero points a conv layer reads from
+// constant arrays (a per-tensor one is a literal in the code): a per-channel
+// input only where each output channel reads its own input channel
+// (depthwise), one zero point per channel, each an int8 code, as the int8_t
+// arrays hold them.
+func (l *layer) checkChannelZPs() error {
+	p := l.p
+	var zps [][]int32
+	if len(p.InZP) > 1 {
+		if l.kind != kindDW || len(p.InZP) != l.c {
+			return fmt.Errorf("%d input zero points: the HLS templates take a per-channel input only in a depthwise conv2d, one zero point per channel", len(p.InZP))
+		}
+		zps = append(zps, p.InZP)
+	}
+	if p.OutZPs != nil {
+		if l.n.Output.DType != ir.I8 || len(p.OutZPs) != l.cout {
+			return fmt.Errorf("%d output zero points for %d %s output channels", len(p.OutZPs), l.cout, l.n.Output.DType)
+		}
+		zps = append(zps, p.OutZPs)
+	}
+	for _, zs := range zps {
+		for c, z := range zs {
+			if z < -128 || z > 127 {
+				return fmt.Errorf("zero point %d of channel %d is outside int8", z, c)
+			}
+		}
+	}
+	return nil
+}
+
+// Per-channel quantization (ir.IntParams): where a layer's zero points or
+// activation table differ by channel, the templates read them from constant
+// arrays laid out like the other per-channel constants ([C/U][U]); where
+// they do not, the code keeps its literals and its single table.
+
+// channelInZP reports whether a depthwise layer subtracts a zero point per
+// input channel.
+func (l *layer) channelInZP() bool { return len(l.p.InZP) > 1 }
+
+// channelOutZP reports whether a conv layer adds a zero point per output
+// channel.
+func (l *layer) channelOutZP() bool { return len(l.p.OutZPs) > 0 }
+
+// channelTable reports whether a table layer has one table per channel.
+func (l *layer) channelTable() bool { return len(l.n.Inputs[1].Int8s()) > 256 }
 
 // elementQuant returns the scale and zero point of every element of t, as
 // the int8 interpreter's dequantize applies them.

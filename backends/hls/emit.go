@@ -16,7 +16,9 @@ import (
 // arrays [pixels * C/L][L], L the lanes of their class; element (p, c) is at
 // [p*(C/L) + c/L][c%L]. Weights of a conv are [(Cout/Uo)*(Cin/Ui)*K*K][Uo][Ui]
 // so that lane (u, v) of an iteration reads bank (u, v); per-channel
-// constants (bias, multiplier, shift) are [C/U][U].
+// constants (bias, multiplier, shift, and zero points where a layer's input
+// or result is quantized per channel) are [C/U][U]. An activation table is
+// [256][U], a copy per lane, or, one table per channel, [(C/U)*256][U].
 
 // cFloat writes a float32 as a C float literal that reads back to the same
 // float (the shortest decimal that round-trips, with an f suffix).
@@ -102,6 +104,25 @@ func (d *design) weightsH(p *Plan) []byte {
 		case kindTable:
 			u := lp.LanesOut
 			t := l.n.Inputs[1].Int8s()
+			if l.channelTable() {
+				// Channel ct*U + u's table is rows ct*256.. of bank u, so
+				// a lane reads only its own bank.
+				w.f("// %s: %s tables, one per channel: row ct*256 + x+128, lane u = table of channel ct*%d+u\n", lp.Node, l.n.Op, u)
+				w.f("static const int8_t t_%s[%d][%d] = {\n", l.fn, l.c/u*256, u)
+				for ct := 0; ct < l.c/u; ct++ {
+					for i := 0; i < 256; i++ {
+						row := make([]int8, u)
+						for j := range row {
+							row[j] = t[(ct*u+j)*256+i]
+						}
+						w.WriteString("{")
+						writeInts(&w, row)
+						w.WriteString("},\n")
+					}
+				}
+				w.f("};\n")
+				continue
+			}
 			w.f("// %s: %s table, entry x+128, one copy per lane\n", lp.Node, l.n.Op)
 			w.f("static const int8_t t_%s[256][%d] = {\n", l.fn, u)
 			for i := 0; i < 256; i++ {
@@ -120,7 +141,8 @@ func (d *design) weightsH(p *Plan) []byte {
 	return w.Bytes()
 }
 
-// channelConsts writes bias, multiplier and shift as [C/U][U].
+// channelConsts writes bias, multiplier and shift as [C/U][U], and the
+// per-channel zero points of zpArrays.
 func (d *design) channelConsts(w *cw, l *layer, u int, requant bool) {
 	c := l.cout
 	bias := l.n.Inputs[2].Int32s()
@@ -141,6 +163,12 @@ func (d *design) channelConsts(w *cw, l *layer, u int, requant bool) {
 	if requant {
 		arr("m", "int32_t", func(ch int) int32 { return l.p.OutMul[ch].Multiplier })
 		arr("s", "int8_t", func(ch int) int32 { return l.p.OutMul[ch].Shift })
+		if l.channelInZP() {
+			arr("zi", "int8_t", func(ch int) int32 { return l.p.InZP[ch] })
+		}
+		if l.channelOutZP() {
+			arr("zo", "int8_t", func(ch int) int32 { return l.p.OutZPs[ch] })
+		}
 	}
 	w.f("\n")
 }
@@ -267,7 +295,7 @@ func (d *design) layerFunc(w *cw, p *Plan, i int, l *layer) {
 		params = append(params, d.bufDecl(p, l.out, "y"))
 	}
 	w.f("static void %s(%s) {\n#pragma HLS INLINE off\n", fn, strings.Join(params, ", "))
-	romDims := map[byte][]int{'w': {2, 3}, 'b': {2}, 'm': {2}, 's': {2}, 't': {2}}
+	romDims := map[byte][]int{'w': {2, 3}, 'b': {2}, 'm': {2}, 's': {2}, 't': {2}, 'z': {2}}
 	for _, a := range lp.Arrays {
 		dims := romDims[a.Name[0]]
 		if l.kind == kindDW && a.Name[0] == 'w' {
@@ -276,6 +304,20 @@ func (d *design) layerFunc(w *cw, p *Plan, i int, l *layer) {
 		partition(w, a, dims, true)
 	}
 	q := l.p
+	// inZP and outZP are the zero points of a conv layer's lane u in
+	// channel tile ct: literals, or reads of its per-channel arrays.
+	inZP := func(ct string) string {
+		if l.channelInZP() {
+			return fmt.Sprintf("zi_%s[%s][u]", fn, ct)
+		}
+		return strconv.Itoa(int(q.InZP[0]))
+	}
+	outZP := func(ct string) string {
+		if l.channelOutZP() {
+			return fmt.Sprintf("zo_%s[%s][u]", fn, ct)
+		}
+		return strconv.Itoa(int(q.OutZP))
+	}
 	requant, mbqm := "ofac_requant", "ofac_mbqm"
 	if lp.Fabric {
 		requant, mbqm = "ofac_requant_fabric", "ofac_mbqm_fabric"
@@ -309,8 +351,8 @@ func (d *design) layerFunc(w *cw, p *Plan, i int, l *layer) {
 		w.f("        a += xv[v] * (int32_t)w_%s[wi][u][v];\n      }\n", fn)
 		w.f("      acc[u] = a;\n")
 		if i8out {
-			w.f("      if (last) y[(oy * %d + ox) * %d + ot][u] = %s(a, m_%s[ot][u], s_%s[ot][u], %d, %d, %d);\n",
-				l.ow, l.cout/uo, requant, fn, fn, q.OutZP, q.Min, q.Max)
+			w.f("      if (last) y[(oy * %d + ox) * %d + ot][u] = %s(a, m_%s[ot][u], s_%s[ot][u], %s, %d, %d);\n",
+				l.ow, l.cout/uo, requant, fn, fn, outZP("ot"), q.Min, q.Max)
 		} else {
 			w.f("      if (last) y[(oy * %d + ox) * %d + ot][u] = a;\n", l.ow, l.cout/uo)
 		}
@@ -328,10 +370,10 @@ func (d *design) layerFunc(w *cw, p *Plan, i int, l *layer) {
 		w.f("    const int wi = ct * %d + ky * %d + kx;\n", kk, l.k)
 		lane(w, "    ", fn, "uo", "u", u)
 		w.f("      int32_t a = first ? b_%s[ct][u] : acc[u];\n", fn)
-		w.f("      if (inside) a += ((int32_t)x0[xi][u] - %d) * (int32_t)w_%s[wi][u];\n", q.InZP[0], fn)
+		w.f("      if (inside) a += ((int32_t)x0[xi][u] - %s) * (int32_t)w_%s[wi][u];\n", inZP("ct"), fn)
 		w.f("      acc[u] = a;\n")
-		w.f("      if (last) y[(oy * %d + ox) * %d + ct][u] = %s(a, m_%s[ct][u], s_%s[ct][u], %d, %d, %d);\n",
-			l.ow, l.c/u, requant, fn, fn, q.OutZP, q.Min, q.Max)
+		w.f("      if (last) y[(oy * %d + ox) * %d + ct][u] = %s(a, m_%s[ct][u], s_%s[ct][u], %s, %d, %d);\n",
+			l.ow, l.c/u, requant, fn, fn, outZP("ct"), q.Min, q.Max)
 		w.f("    }\n  }\n")
 	case kindAdd, kindMul:
 		u := lp.LanesOut
@@ -366,7 +408,11 @@ func (d *design) layerFunc(w *cw, p *Plan, i int, l *layer) {
 		u := lp.LanesOut
 		loops(w, fn, lp, []string{"p", "ct"})
 		lane(w, "    ", fn, "uo", "u", u)
-		w.f("      y[p * %d + ct][u] = t_%s[(int)x0[p * %d + ct][u] + 128][u];\n    }\n  }\n", l.c/u, fn, l.c/u)
+		row := ""
+		if l.channelTable() {
+			row = "ct * 256 + " // the channel's table (see weightsH)
+		}
+		w.f("      y[p * %d + ct][u] = t_%s[%s(int)x0[p * %d + ct][u] + 128][u];\n    }\n  }\n", l.c/u, fn, row, l.c/u)
 	case kindRequant:
 		u := lp.LanesOut
 		loops(w, fn, lp, []string{"p", "ct"})

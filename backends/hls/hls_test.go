@@ -185,7 +185,8 @@ func readPlan(t *testing.T, dir string) Totals {
 
 // TestPragmasMatchPlan parses the emitted ofac.cpp and checks every layer's
 // loop bounds, PIPELINE II and lane unrolls, and every buffer's partition,
-// against the plan.
+// against the plan, and the constant arrays of weights.h against the
+// plan's arrays.
 func TestPragmasMatchPlan(t *testing.T) {
 	_, subs := testSubnets(t)
 	for _, tname := range []string{"fpga-zu9", "fpga-zu3"} {
@@ -203,6 +204,7 @@ func TestPragmasMatchPlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkWeightsMatchPlan(t, dir, p)
 		text := string(src)
 		funcs := regexp.MustCompile(`(?m)^static void (l\d+_\w+)\(`).FindAllStringSubmatchIndex(text, -1)
 		if len(funcs) != len(p.Layers) {

@@ -103,27 +103,35 @@ func plan(d *design, s Spec, target string) (*Plan, error) {
 			continue
 		}
 		lanes, steps := d.greedy(budget)
-		layers, bufs := d.build(lanes)
-		if !fabric(layers, s, UtilCap) || overBy(totals(layers, bufs, s), s, UtilCap) != "" {
-			fabric(layers, s, 1)
-		}
-		p := &Plan{Target: target, Part: s.Part, ClockMHz: s.ClockMHz, Mode: "sequential",
-			Layers: layers, Buffers: bufs, Steps: steps, Total: totals(layers, bufs, s)}
+		p := d.planWith(lanes, s, target, steps)
 		if overBy(p.Total, s, 1) != "" {
 			continue // cannot happen for budget <= s; kept as a guard
-		}
-		for k, cl := range d.classes {
-			cp := ClassPlan{ID: k, Channels: cl.channels, Lanes: lanes[k]}
-			for _, b := range cl.buffers {
-				cp.Values = append(cp.Values, d.buffers[b].v.Ref())
-			}
-			p.Classes = append(p.Classes, cp)
 		}
 		if best == nil || p.Total.LatencyCycles < best.Total.LatencyCycles {
 			best = p
 		}
 	}
 	return best, nil
+}
+
+// planWith is the plan of the given lanes on part s (steps is the planner's
+// count), its requantization multipliers bound to LUTs where the DSPs
+// would exceed UtilCap. Tests call it to emit lanes of their choice.
+func (d *design) planWith(lanes []int, s Spec, target string, steps int) *Plan {
+	layers, bufs := d.build(lanes)
+	if !fabric(layers, s, UtilCap) || overBy(totals(layers, bufs, s), s, UtilCap) != "" {
+		fabric(layers, s, 1)
+	}
+	p := &Plan{Target: target, Part: s.Part, ClockMHz: s.ClockMHz, Mode: "sequential",
+		Layers: layers, Buffers: bufs, Steps: steps, Total: totals(layers, bufs, s)}
+	for k, cl := range d.classes {
+		cp := ClassPlan{ID: k, Channels: cl.channels, Lanes: lanes[k]}
+		for _, b := range cl.buffers {
+			cp.Values = append(cp.Values, d.buffers[b].v.Ref())
+		}
+		p.Classes = append(p.Classes, cp)
+	}
+	return p
 }
 
 // knownParts are the parts plan also tries the budgets of.

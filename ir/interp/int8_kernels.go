@@ -32,14 +32,29 @@ func evalInt8(n *ir.Node, p *ir.IntParams, codes map[*ir.Value][]int8, out []int
 			out[i] = ir.Requantize(int32(v)-p.InZP[0], p.OutMul[0], p.OutZP, p.Min, p.Max)
 		}
 	case ir.OpHSwish, ir.OpHSigmoid, ir.OpSigmoid:
-		table := codes[n.Inputs[1]]
-		for i, v := range x {
-			out[i] = table[int(v)+128]
-		}
+		tableI8(n, x, codes[n.Inputs[1]], out)
 	default:
 		return fmt.Errorf("the int8 interpreter has no kernel for %s", n.Op)
 	}
 	return nil
+}
+
+// tableI8 looks each code up in its channel's table: one 256-entry table
+// for the whole tensor, or one per channel (axis 1) laid out one after the
+// other.
+func tableI8(n *ir.Node, x, table, out []int8) {
+	if len(table) == 256 {
+		for i, v := range x {
+			out[i] = table[int(v)+128]
+		}
+		return
+	}
+	s := n.Inputs[0].Shape
+	c := s[1]
+	inner := len(x) / (s[0] * c)
+	for i, v := range x {
+		out[i] = table[(i/inner)%c*256+int(v)+128]
+	}
 }
 
 func biasOf(n *ir.Node) []int32 {
@@ -61,6 +76,9 @@ func convI8(n *ir.Node, p *ir.IntParams, x, w []int8, bias []int32, out []int8) 
 	kh, kw, s, pad, g := a.Kernel[0], a.Kernel[1], a.Stride, a.Pad, a.Groups
 	cinG, coutG := cin/g, cout/g
 	xo := offsetCodes(x, p.InZP[0])
+	if len(p.InZP) > 1 { // a depthwise conv2d's per-channel input
+		xo = offsetChannels(x, p.InZP, h*wd)
+	}
 	acc := make([]int32, oh*ow)
 	for b := 0; b < batch; b++ {
 		for oc := 0; oc < cout; oc++ {
@@ -98,9 +116,9 @@ func convI8(n *ir.Node, p *ir.IntParams, x, w []int8, bias []int32, out []int8) 
 				}
 			}
 			plane := out[(b*cout+oc)*oh*ow : (b*cout+oc+1)*oh*ow]
-			r := p.OutMul[oc]
+			r, zp := p.OutMul[oc], p.OutZPAt(oc)
 			for i, v := range acc {
-				plane[i] = ir.Requantize(v, r, p.OutZP, p.Min, p.Max)
+				plane[i] = ir.Requantize(v, r, zp, p.Min, p.Max)
 			}
 		}
 	}
@@ -110,6 +128,15 @@ func offsetCodes(x []int8, zp int32) []int32 {
 	out := make([]int32, len(x))
 	for i, v := range x {
 		out[i] = int32(v) - zp
+	}
+	return out
+}
+
+// offsetCodes with one zero point per channel of plane elements.
+func offsetChannels(x []int8, zps []int32, plane int) []int32 {
+	out := make([]int32, len(x))
+	for i, v := range x {
+		out[i] = int32(v) - zps[(i/plane)%len(zps)]
 	}
 	return out
 }

@@ -236,7 +236,7 @@ func TestInt8ElementwiseWithinOneCode(t *testing.T) {
 			} else {
 				qo = fitQuant(rng, 0, 1)
 			}
-			tab, err := ir.ActivationTable(op, qa, qo)
+			tab, err := ir.ActivationTable(op, qa, qo, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
