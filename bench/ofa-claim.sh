@@ -24,9 +24,10 @@
 # subnet on one core is more than half as fast as on two (BenchmarkTrainStep
 # of e2abd8e, machine otherwise idle, -test.cpu 1 and 2, two rounds: largest
 # 100.4-102.7 img/s on one core, 167.6-169.0 on two; smallest 425.5-429.8
-# against 636.6-647.7). Session 7 ran
-#   GOMAXPROCS=1 ARCHS="random:5 random:4" bench/ofa-claim.sh 24 &
-#   GOMAXPROCS=1 ARCHS="smallest random:6 random:7" bench/ofa-claim.sh 24 &
+# against 636.6-647.7). The 24-epoch runs measure against the supernet
+# shipped until commit 2aca8e6, kept as runs/ofa-claim/supernet-e24.ckpt:
+#   GOMAXPROCS=1 ARCHS="random:5" bench/ofa-claim.sh 24 runs/ofa-claim/supernet-e24.ckpt &
+#   GOMAXPROCS=1 ARCHS="random:7 random:4 random:6" bench/ofa-claim.sh 24 runs/ofa-claim/supernet-e24.ckpt &
 # and each prints the table rows of its own subnets.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -216,7 +216,8 @@ func ActRange(a Act, q *Quant) (lo, hi int32, err error) {
 // the quantization of its operands and result. Kernels then need only
 // integer arithmetic:
 //
-//	conv2d, dense:  acc = bias[c] + sum (x - InZP[0]) * w   (weights have zp 0)
+//	conv2d, dense:  acc = bias[c] + sum (x - InZP[0]) * w   (weights have zp 0;
+//	                InZP[c] for a depthwise conv2d's per-channel input)
 //	                y = OutZPAt(c) + MBQM(acc, OutMul[c])
 //	                (a dense with an i32 result outputs acc itself)
 //	add:            a_i = MBQM((x_i - InZP[i]) << LeftShift, InMul[i])
