@@ -14,14 +14,14 @@ import (
 // already rescales per output channel (it adds a zero point per channel),
 // the activation's table becomes one per channel (16 x 256 bytes), and the
 // depthwise convolution folds per-channel input scales into its
-// per-channel multipliers (it subtracts a zero point per channel). Readers that need a per-tensor input (the block's
-// residual add) read a second table node on the same pre-activation.
+// per-channel multipliers (it subtracts a zero point per channel). Readers
+// that need a per-tensor input (the block's residual add) read a second
+// table node on the same pre-activation.
 
 // stemValues are the float values splitStem chose for per-channel grids.
 type stemValues struct {
-	pre, act *ir.Value  // the conv2d's result and the table activation's
-	table    *ir.Node   // the activation, act = table(pre)
-	dw       []*ir.Node // the depthwise conv2d nodes reading act
+	pre, act *ir.Value // the conv2d's result and the table activation's
+	table    *ir.Node  // the activation, act = table(pre)
 }
 
 // splitStem finds the stem, the first conv2d reading a graph input, when its
@@ -60,16 +60,15 @@ func splitStem(g *ir.Graph) *stemValues {
 	}
 	c := act.Shape[1]
 	st := &stemValues{pre: pre, act: act, table: table}
-	var others []*ir.Node
+	var dw, others []*ir.Node
 	for _, u := range users[act] {
-		depthwise := u.Op == ir.OpConv2D && u.Inputs[0] == act && u.Attrs.Groups == c && u.Output.Shape[1] == c
-		if depthwise && u.Inputs[1].Float32s() != nil {
-			st.dw = append(st.dw, u)
+		if u.Op == ir.OpConv2D && u.Inputs[0] == act && u.Attrs.Groups == c && u.Output.Shape[1] == c {
+			dw = append(dw, u)
 		} else {
 			others = append(others, u)
 		}
 	}
-	if len(st.dw) == 0 {
+	if len(dw) == 0 {
 		return nil
 	}
 	if len(others) == 0 {
