@@ -56,15 +56,17 @@ func Quantize(g *ir.Graph, o *Options) error {
 	}
 	splitTableActs(g)
 	stem := splitStem(g)
-	keep := map[*ir.Value]bool{}
-	for _, n := range g.Nodes {
-		if n.Op == ir.OpHSwish {
-			keep[n.Inputs[0]] = true
-		}
-	}
 	perChannel := map[*ir.Value]bool{}
 	if stem != nil {
 		perChannel[stem.pre], perChannel[stem.act] = true, true
+	}
+	// sharedGrids weighs per-tensor grids only: the stem's h-swish nodes
+	// (per-channel input) keep no samples, so it passes them over.
+	keep := map[*ir.Value]bool{}
+	for _, n := range g.Nodes {
+		if n.Op == ir.OpHSwish && !perChannel[n.Inputs[0]] {
+			keep[n.Inputs[0]] = true
+		}
 	}
 	cal, err := calibrate(g, o.Calibration, o.Percentile, keep, perChannel)
 	if err != nil {
@@ -317,7 +319,7 @@ func (q *quantizer) rewrite() error {
 		outQ := inQ
 		if cq := q.channelQuant[n.Output]; cq != nil {
 			outQ = cq
-		} else if n.Op != ir.OpReshape && !(q.sharedGrid[n] && inQ.PerTensor()) {
+		} else if n.Op != ir.OpReshape && !q.sharedGrid[n] {
 			outQ = activationQuant(q.ranges[n.Output])
 		}
 		switch n.Op {
