@@ -4,6 +4,7 @@ GO_TARGETS = [
     "//backends:backends",
     "//backends/c:c",
     "//backends/hls:hls",
+    "//bench/accuracy-compare:accuracy-compare",
     "//bench/curve:curve",
     "//bench/int8-ablation:int8-ablation",
     "//cmd/ofac:ofac",
