@@ -40,17 +40,27 @@ func testImages(t *testing.T) *data.Splits {
 // and smallest) and checks that the reference interpreter's logits on 64
 // test images equal the training engine's inference logits.
 func TestInterpreterMatchesEngine(t *testing.T) {
+	interpreterMatchesEngine(t, ofa.Default, 20)
+}
+
+// TestInterpreterMatchesEngineFine does the same for the space with other
+// strides (a stride-1 stem), whose extraction must carry them.
+func TestInterpreterMatchesEngineFine(t *testing.T) {
+	interpreterMatchesEngine(t, ofa.Fine, 2)
+}
+
+func interpreterMatchesEngine(t *testing.T, space ofa.SearchSpace, random int) {
 	splits := testImages(t)
 	idx := make([]int32, 64)
 	for i := range idx {
 		idx[i] = int32(i)
 	}
 	images := splits.Test.Subset("test64", idx)
-	net := ofa.New(ofa.Default, 7)
+	net := ofa.New(space, 7)
 	rng := rand.New(rand.NewPCG(11, 11))
-	archs := []ofa.Arch{ofa.Default.Largest(), ofa.Default.Smallest()}
-	for len(archs) < 22 {
-		archs = append(archs, ofa.Default.Random(rng))
+	archs := []ofa.Arch{space.Largest(), space.Smallest()}
+	for len(archs) < random+2 {
+		archs = append(archs, space.Random(rng))
 	}
 	var worst float64
 	for i, a := range archs {
@@ -72,10 +82,10 @@ func TestInterpreterMatchesEngine(t *testing.T) {
 				t.Fatal(err)
 			}
 			for c, v := range out[0].Data {
-				d := math.Abs(float64(v - want.Data[img*ofa.Default.Classes+c]))
+				d := math.Abs(float64(v - want.Data[img*space.Classes+c]))
 				worst = math.Max(worst, d)
 				if d > 1e-4 {
-					t.Fatalf("arch %d %s, image %d, class %d: interpreter %g, engine %g", i, a.JSON(), img, c, v, want.Data[img*ofa.Default.Classes+c])
+					t.Fatalf("arch %d %s, image %d, class %d: interpreter %g, engine %g", i, a.JSON(), img, c, v, want.Data[img*space.Classes+c])
 				}
 			}
 		}

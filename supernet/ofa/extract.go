@@ -45,7 +45,7 @@ type Subnet struct {
 func (n *Net) Extract(a Arch, stats *Stats) *Subnet {
 	p := &pass{net: n, mode: Eval, stats: stats}
 	s := &Subnet{Arch: a, Classes: n.Space.Classes}
-	s.Stem = p.extractConv(n.stem, n.stem.w.Data, 1, 3, 2, 1, nn.HardSwish)
+	s.Stem = p.extractConv(n.stem, n.stem.w.Data, 1, 3, n.Space.StemStride(), 1, nn.HardSwish)
 	s.Blocks = append(s.Blocks, p.extractBlock(n.first, 3, 1))
 	for st := range n.Space.Stages {
 		for j := 0; j < a.D[st]; j++ {

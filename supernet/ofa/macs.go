@@ -6,7 +6,7 @@ import "fmt"
 // single image, layer by layer as Forward runs it.
 func (n *Net) MACs(a Arch) int64 {
 	var total int64
-	h := (a.R+2-3)/2 + 1 // stem: 3x3, stride 2, pad 1
+	h := (a.R+2-3)/n.Space.StemStride() + 1 // stem: 3x3, pad 1
 	conv := func(out, inPerGroup, k, oh int) {
 		total += int64(out) * int64(inPerGroup) * int64(k*k) * int64(oh*oh)
 	}

@@ -126,7 +126,7 @@ func (n *Net) Forward(ws *tensor.Arena, a Arch, x *tensor.Tensor, mode Mode, sta
 	if mode == Calibrate && stats == nil {
 		panic("ofa: Calibrate needs a Stats to accumulate into")
 	}
-	h := p.convBNAct(n.stem, x, n.stem.w.Data, n.stem.w.Grad, n.stem.shape, 2, 1, 1, nn.HardSwish)
+	h := p.convBNAct(n.stem, x, n.stem.w.Data, n.stem.w.Grad, n.stem.shape, n.Space.StemStride(), 1, 1, nn.HardSwish)
 	h = p.block(n.first, h, 3, 1)
 	for s := range n.Space.Stages {
 		for j := 0; j < a.D[s]; j++ {

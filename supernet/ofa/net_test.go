@@ -162,6 +162,18 @@ func TestMACsLargestAndSmallest(t *testing.T) {
 	t.Logf("largest %d MACs, smallest %d MACs", l, s)
 }
 
+// TestMACsFine checks the count follows the strides: Fine runs the stem and
+// first block at the input's resolution and stage 5 at twice Default's.
+func TestMACsFine(t *testing.T) {
+	for _, a := range []Arch{Default.Largest(), Default.Smallest()} {
+		d, f := New(Default, 1).MACs(a), New(Fine, 1).MACs(a)
+		if f <= d*11/10 || f >= 2*d {
+			t.Fatalf("%s: Fine %d MACs, Default %d; want 1.1-2 times", a.JSON(), f, d)
+		}
+		t.Logf("%s: %d MACs in Default, %d in Fine", a.JSON(), d, f)
+	}
+}
+
 func TestSortChannelsKeepsTheFunction(t *testing.T) {
 	net := New(tinySpace, 5)
 	rng := rand.New(rand.NewPCG(6, 6))
