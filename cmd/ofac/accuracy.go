@@ -91,7 +91,7 @@ func stats(recs []search.Record) (mean, lo, hi float64) {
 type predictorCmd struct {
 	In     string  `short:"i" default:"${default_accuracy}" placeholder:"FILE" help:"Accuracy data from 'ofac accuracy-data' (default ${default_accuracy})."`
 	Out    string  `short:"o" default:"${default_predictor}" placeholder:"FILE" help:"Predictor file to write (default ${default_predictor})."`
-	Space  string  `default:"auto" enum:"auto,default,tiny,fine" help:"Search space of the records; auto picks the named space they all belong to (${enum})."`
+	Space  string  `default:"auto" enum:"auto,default,tiny,fine" help:"Search space of the records; auto picks the first named space, in name order, that they all fit (default and fine take the same architectures: name fine for records of a fine supernet) (${enum})."`
 	Hidden int     `default:"400" help:"Units per hidden layer."`
 	Layers int     `default:"3" help:"Hidden layers."`
 	Epochs int     `default:"200" help:"Passes over the training records."`
@@ -137,7 +137,8 @@ func (c *predictorCmd) Run(e *env) error {
 	return nil
 }
 
-// recordsSpace returns the named space every record belongs to.
+// recordsSpace returns the named space every record belongs to: the first
+// in name order that they all fit, when name is auto.
 func recordsSpace(recs []search.Record, name string) (ofa.SearchSpace, error) {
 	names := []string{name}
 	if name == "auto" {
