@@ -163,7 +163,7 @@ func TestMACsLargestAndSmallest(t *testing.T) {
 }
 
 // TestMACsFine checks the count follows the strides: Fine runs the stem and
-// first block at the input's resolution and stage 5 at twice Default's.
+// first block at the input's resolution and stage 5 at twice Default's side.
 func TestMACsFine(t *testing.T) {
 	for _, a := range []Arch{Default.Largest(), Default.Smallest()} {
 		d, f := New(Default, 1).MACs(a), New(Fine, 1).MACs(a)
