@@ -427,10 +427,3 @@ func checkSpace(s ofa.SearchSpace) error {
 	}
 	return nil
 }
-
-// SameSpace reports whether two spaces are equal.
-func SameSpace(a, b ofa.SearchSpace) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return bytes.Equal(x, y)
-}

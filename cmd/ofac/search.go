@@ -142,7 +142,7 @@ func (f *searchFlags) runSearch(e *env, pred *search.Predictor, net *ofa.Net) (*
 	t = plannedWithin(t, cons)
 	if net == nil {
 		net = ofa.New(pred.Space, 0)
-	} else if !search.SameSpace(net.Space, pred.Space) {
+	} else if !net.Space.Equal(pred.Space) {
 		return nil, fmt.Errorf("the predictor %s was trained for another search space than the supernet's", f.Predictor)
 	}
 	cm, err := search.NewBackendCost(net, t.Name)

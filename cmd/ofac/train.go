@@ -149,6 +149,9 @@ func (c *trainCmd) fresh() (*train.Checkpoint, error) {
 		if err != nil {
 			return nil, err
 		}
+		if name := from.Net.Space.Name(); name != "" && name != c.Space {
+			return nil, usageError{fmt.Errorf("--init %s is a network of the %s space; train it with --space %s", c.Init, name, name)}
+		}
 		if err := net.CopyFrom(from.Net); err != nil {
 			return nil, fmt.Errorf("--init %s: %w", c.Init, err)
 		}

@@ -165,8 +165,8 @@ func TestTrainInit(t *testing.T) {
 		t.Fatalf("release --stopped: exit %d, %q, %q", code, out, errOut)
 	}
 	bad := []string{"train", "--data", dir, "--init", first, "-o", filepath.Join(dir, "x.ckpt"), "-q"}
-	if code, _, errOut := ofac(t, bad...); code != 1 || !strings.Contains(errOut, "--init") {
-		t.Fatalf("init from another space: exit %d, %q", code, errOut)
+	if code, _, errOut := ofac(t, bad...); code != 2 || !strings.Contains(errOut, "--space tiny") {
+		t.Fatalf("init from another space: exit %d, %q; want exit 2 naming --space tiny", code, errOut)
 	}
 }
 

@@ -49,8 +49,11 @@ func (n *Net) Clone() *Net {
 }
 
 // CopyFrom overwrites n's weights and running statistics with src's, which
-// must have the same shapes.
+// must be a network of the same search space.
 func (n *Net) CopyFrom(src *Net) error {
+	if !n.Space.Equal(src.Space) {
+		return fmt.Errorf("networks of different search spaces (%s and %s)", spaceLabel(src.Space), spaceLabel(n.Space))
+	}
 	sp, dp := src.params, n.params
 	sb, db := src.BatchNorms(), n.BatchNorms()
 	if len(sp) != len(dp) || len(sb) != len(db) {
@@ -69,4 +72,12 @@ func (n *Net) CopyFrom(src *Net) error {
 		copy(db[i].RunningVar, sb[i].RunningVar)
 	}
 	return nil
+}
+
+// spaceLabel names a space in messages: its --space name where it has one.
+func spaceLabel(s SearchSpace) string {
+	if name := s.Name(); name != "" {
+		return name
+	}
+	return "unnamed"
 }

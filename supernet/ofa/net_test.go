@@ -174,6 +174,18 @@ func TestMACsFine(t *testing.T) {
 	}
 }
 
+// TestCopyFromRefusesAnotherSpace: Default and Fine have tensors of the same
+// shapes, so only the space itself tells a Fine checkpoint from a Default one.
+func TestCopyFromRefusesAnotherSpace(t *testing.T) {
+	err := New(Default, 1).CopyFrom(New(Fine, 1))
+	if err == nil || !strings.Contains(err.Error(), "fine and default") {
+		t.Fatalf("copying a Fine network into a Default one: %v; want an error naming both spaces", err)
+	}
+	if err := New(Fine, 1).CopyFrom(New(Fine, 2)); err != nil {
+		t.Fatalf("copying within Fine: %v", err)
+	}
+}
+
 func TestSortChannelsKeepsTheFunction(t *testing.T) {
 	net := New(tinySpace, 5)
 	rng := rand.New(rand.NewPCG(6, 6))

@@ -1,5 +1,10 @@
 package ofa
 
+import (
+	"bytes"
+	"encoding/json"
+)
+
 // Stage is one elastic stage of the supernet: up to MaxDepth MBConv blocks
 // that share an output width. The first block applies the stride.
 type Stage struct {
@@ -96,3 +101,23 @@ var Fine = func() SearchSpace {
 
 // Spaces are the named search spaces the CLI accepts.
 var Spaces = map[string]SearchSpace{"default": Default, "tiny": Tiny, "fine": Fine}
+
+// Equal reports whether two spaces are the same. Default and Fine have
+// tensors of the same shapes, so comparing shapes alone cannot tell them
+// apart; the JSON form compares every field, and treats a slice read back
+// from a file the same as the literal it was written from.
+func (s SearchSpace) Equal(o SearchSpace) bool {
+	x, errX := json.Marshal(s)
+	y, errY := json.Marshal(o)
+	return errX == nil && errY == nil && bytes.Equal(x, y)
+}
+
+// Name is the key of s in Spaces, or "" for a space not among them.
+func (s SearchSpace) Name() string {
+	for name, sp := range Spaces {
+		if s.Equal(sp) {
+			return name
+		}
+	}
+	return ""
+}
