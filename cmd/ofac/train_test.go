@@ -114,8 +114,14 @@ func TestTrainInit(t *testing.T) {
 	}
 	second := filepath.Join(dir, "second.ckpt")
 	args := append(base, "--init", first, "-o", second, "--phase-epochs", "full=0;kernel=1;depth1=0;depth2=0;expand1=0;expand2=0")
-	if code, _, errOut := ofac(t, args...); code != 0 {
+	code, _, errOut := ofac(t, args...)
+	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	// The fixed network trained at one resolution; the kernel phase samples
+	// both of the tiny space's.
+	if !strings.Contains(errOut, "has trained at 12 pixels only; this run also samples 8") {
+		t.Errorf("no warning about the untrained resolution: %q", errOut)
 	}
 	a, _ := train.LoadCheckpoint(first)
 	b, _ := train.LoadCheckpoint(second)
@@ -130,8 +136,12 @@ func TestTrainInit(t *testing.T) {
 	// teacher, not from the supernet as it now is.
 	third := filepath.Join(dir, "third.ckpt")
 	args = append(base, "--init", second, "-o", third, "--phase-epochs", "full=0;kernel=0;depth1=0;depth2=0;expand1=0;expand2=1")
-	if code, _, errOut := ofac(t, args...); code != 0 {
+	code, _, errOut = ofac(t, args...)
+	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if strings.Contains(errOut, "warning") {
+		t.Errorf("warned though the kernel phase trained every resolution: %q", errOut)
 	}
 	c, _ := train.LoadCheckpoint(third)
 	if c.Teacher == nil || c.Teacher.Params()[0].Data[0] != b.Teacher.Params()[0].Data[0] {
@@ -184,6 +194,31 @@ func TestTrainRefusesUnwritableLogsBeforeTraining(t *testing.T) {
 		}
 		if _, err := os.Stat(out); err == nil {
 			t.Fatalf("%s: a checkpoint was written although the run was refused", flag)
+		}
+	}
+}
+
+func TestWarnUntrainedResolutions(t *testing.T) {
+	all := []int{20, 24, 28, 32}
+	full := train.Phase{Name: "full", Epochs: 6, Resolutions: all}
+	kernel := train.Phase{Name: "kernel", Epochs: 2, Resolutions: all}
+	skipped := full
+	skipped.Epochs = 0
+	for _, tc := range []struct {
+		name    string
+		trained []int
+		phases  []train.Phase
+		want    string
+	}{
+		{"elastic phases only", []int{28}, []train.Phase{skipped, kernel}, "trained at 28 pixels only; this run also samples 20, 24 and 32,"},
+		{"a full phase first", []int{28}, []train.Phase{full, kernel}, ""},
+		{"every resolution trained", all, []train.Phase{skipped, kernel}, ""},
+		{"no learning curve", nil, []train.Phase{skipped, kernel}, ""},
+	} {
+		var b strings.Builder
+		warnUntrainedResolutions(&b, "x.ckpt", tc.trained, tc.phases)
+		if got := b.String(); (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/ofac-dev/ofac/internal/atomicfile"
@@ -389,4 +390,28 @@ func (c *Checkpoint) imageWork(ph Phase) float64 {
 		}
 	}
 	return work / draws
+}
+
+// TrainedResolutions lists, in increasing order, the input resolutions the
+// run behind c has trained at: those of every phase with at least one epoch
+// in its learning curve. A network trained at one resolution alone does not
+// work at the others (MODELS.md, ps14: 94.33% at 28 pixels, 74.83% at 20), so
+// a run that starts from it needs to know.
+func (c *Checkpoint) TrainedResolutions() []int {
+	seen := map[int]bool{}
+	for _, h := range c.State.History {
+		for _, p := range c.Config.Phases {
+			if p.Name == h.Phase {
+				for _, r := range p.Resolutions {
+					seen[r] = true
+				}
+			}
+		}
+	}
+	rs := make([]int, 0, len(seen))
+	for r := range seen {
+		rs = append(rs, r)
+	}
+	slices.Sort(rs)
+	return rs
 }
