@@ -182,14 +182,12 @@ func warnUntrainedResolutions(w io.Writer, init string, trained []int, phases []
 	if len(trained) == 0 {
 		return // no learning curve to tell
 	}
+	running := slices.DeleteFunc(slices.Clone(phases), func(p train.Phase) bool { return p.Epochs == 0 })
+	if len(running) == 0 || running[0].Name == "full" {
+		return // the full network catches up before anything else runs
+	}
 	var untrained []int
-	for _, p := range phases {
-		if p.Epochs == 0 {
-			continue
-		}
-		if p.Name == "full" && len(untrained) == 0 {
-			return // the full network catches up before anything else runs
-		}
+	for _, p := range running {
 		for _, r := range p.Resolutions {
 			if !slices.Contains(trained, r) && !slices.Contains(untrained, r) {
 				untrained = append(untrained, r)
