@@ -174,6 +174,23 @@ func TestMACsFine(t *testing.T) {
 	}
 }
 
+// TestMACsWide checks Wide is Fine at 1.5 times the width: pointwise convs
+// grow with the square of the width, depthwise ones linearly, so the same
+// architecture costs between 1.5 and 2.25 times Fine's MACs, and it takes
+// the same architectures (the elastic choices are unchanged).
+func TestMACsWide(t *testing.T) {
+	if Wide.MaxBlocks() != Fine.MaxBlocks() || Wide.Name() != "wide" {
+		t.Fatalf("Wide: %d blocks, name %q; want Fine's %d blocks and the name wide", Wide.MaxBlocks(), Wide.Name(), Fine.MaxBlocks())
+	}
+	for _, a := range []Arch{Fine.Largest(), Fine.Smallest()} {
+		f, w := New(Fine, 1).MACs(a), New(Wide, 1).MACs(a)
+		if w <= f*3/2 || w >= f*9/4 {
+			t.Fatalf("%s: Wide %d MACs, Fine %d; want 1.5-2.25 times", a.JSON(), w, f)
+		}
+		t.Logf("%s: %d MACs in Fine, %d in Wide", a.JSON(), f, w)
+	}
+}
+
 // TestCopyFromRefusesAnotherSpace: Default and Fine have tensors of the same
 // shapes, so only the space itself tells a Fine checkpoint from a Default one.
 func TestCopyFromRefusesAnotherSpace(t *testing.T) {

@@ -99,8 +99,22 @@ var Fine = func() SearchSpace {
 	return s
 }()
 
+// Wide is Fine at one and a half times the width (stem, first block, every
+// stage and the head), for about twice the largest subnet's MACs. It is the
+// experiment of MODELS.md ("Wider stages") on whether width, after
+// downsampling, bounds the largest subnet's accuracy.
+var Wide = func() SearchSpace {
+	s := Fine
+	s.Stem, s.First, s.Head = 24, 24, 576
+	s.Stages = append([]Stage(nil), Fine.Stages...)
+	for i, w := range []int{32, 48, 72, 96, 144} {
+		s.Stages[i].Width = w
+	}
+	return s
+}()
+
 // Spaces are the named search spaces the CLI accepts.
-var Spaces = map[string]SearchSpace{"default": Default, "tiny": Tiny, "fine": Fine}
+var Spaces = map[string]SearchSpace{"default": Default, "tiny": Tiny, "fine": Fine, "wide": Wide}
 
 // Equal reports whether two spaces are the same. Default and Fine have
 // tensors of the same shapes, so comparing shapes alone cannot tell them
