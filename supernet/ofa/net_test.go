@@ -277,3 +277,31 @@ func TestTrainStepIgnoresStaleArena(t *testing.T) {
 		}
 	}
 }
+
+// TestNearResolutions: Near differs from Fine in its resolutions alone, so
+// Fine's largest architecture is valid in Near only once moved to one of
+// Near's resolutions, and every Near resolution builds a network whose MACs
+// grow with the input's area.
+func TestNearResolutions(t *testing.T) {
+	if Near.Name() != "near" || Near.MaxBlocks() != Fine.MaxBlocks() {
+		t.Fatalf("Near: name %q, %d blocks; want near and Fine's %d", Near.Name(), Near.MaxBlocks(), Fine.MaxBlocks())
+	}
+	a := Fine.Largest()
+	a.R = 20
+	if err := Near.Validate(a); err == nil {
+		t.Fatalf("Near accepted resolution 20")
+	}
+	n := New(Near, 1)
+	var prev int64
+	for _, r := range Near.Resolutions {
+		a.R = r
+		if err := Near.Validate(a); err != nil {
+			t.Fatalf("r%d: %v", r, err)
+		}
+		m := n.MACs(a)
+		if m <= prev {
+			t.Fatalf("r%d: %d MACs, not more than the resolution below (%d)", r, m, prev)
+		}
+		prev = m
+	}
+}
