@@ -91,7 +91,7 @@ func stats(recs []search.Record) (mean, lo, hi float64) {
 type predictorCmd struct {
 	In     string  `short:"i" default:"${default_accuracy}" placeholder:"FILE" help:"Accuracy data from 'ofac accuracy-data' (default ${default_accuracy})."`
 	Out    string  `short:"o" default:"${default_predictor}" placeholder:"FILE" help:"Predictor file to write (default ${default_predictor})."`
-	Space  string  `default:"auto" enum:"auto,default,tiny,fine,wide,near" help:"Search space of the records; auto picks the first named space, in name order, that they all fit (default, fine and wide take the same architectures: name the space of the supernet the records come from) (${enum})."`
+	Space  string  `default:"auto" enum:"auto,${spaces}" help:"Search space of the records; auto picks the first named space, in name order, that they all fit (default, fine and wide take the same architectures: name the space of the supernet the records come from) (${enum})."`
 	Hidden int     `default:"400" help:"Units per hidden layer."`
 	Layers int     `default:"3" help:"Hidden layers."`
 	Epochs int     `default:"200" help:"Passes over the training records."`

@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/ofac-dev/ofac/passes"
 	"github.com/ofac-dev/ofac/supernet/data"
+	"github.com/ofac-dev/ofac/supernet/ofa"
 )
 
 const description = `ofac, the Once-for-All compiler.
@@ -82,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		kong.Exit(func(c int) { exited = c; panic(exitSentinel{}) }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Bind(&env{stdout: stdout, stderr: stderr}),
-		kong.Vars{"default_data": data.DefaultDir, "default_supernet": defaultSupernet, "default_accuracy": defaultAccuracy, "default_predictor": defaultPredictor, "passes": strings.Join(passes.PassNames(), ", ")},
+		kong.Vars{"default_data": data.DefaultDir, "default_supernet": defaultSupernet, "default_accuracy": defaultAccuracy, "default_predictor": defaultPredictor, "passes": strings.Join(passes.PassNames(), ", "), "spaces": spaceNames()},
 	)
 	if err != nil {
 		fmt.Fprintf(stderr, "ofac: internal error: %v\n", err)
@@ -129,4 +131,15 @@ func parseArgs(p *kong.Kong, args []string, exited *int) (ctx *kong.Context, err
 // oneLine keeps error output to a single line whatever the error text holds.
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
+
+// spaceNames lists ofa.Spaces in name order for the --space enums, so a new
+// search space needs adding in one place only.
+func spaceNames() string {
+	names := make([]string, 0, len(ofa.Spaces))
+	for name := range ofa.Spaces {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
 }

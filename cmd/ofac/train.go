@@ -29,7 +29,7 @@ type trainCmd struct {
 	Resume bool   `help:"Continue the run saved in --out exactly where it stopped (its saved settings apply)."`
 	Arch   string `placeholder:"ARCH" help:"Train this one architecture from scratch instead of progressive shrinking: largest, smallest, random:SEED or a JSON file."`
 	Epochs int    `default:"20" help:"Epochs for --arch training."`
-	Space  string `default:"default" enum:"default,tiny,fine,wide,near" help:"Search space: default; tiny for smoke tests; fine, default with less downsampling; wide, fine at 1.5 times the width; near, fine at resolutions 24-30 (MODELS.md) (${enum})."`
+	Space  string `default:"default" enum:"${spaces}" help:"Search space: default; tiny for smoke tests; fine, default with less downsampling; wide, fine at 1.5 times the width; near, fine at resolutions 24-30 (MODELS.md) (${enum})."`
 	Init   string `placeholder:"CKPT" help:"Start from the weights (and, if it has one, the distillation teacher) of this checkpoint (same space): the largest network trained with --arch largest as the full phase, or a supernet to continue with later phases only."`
 
 	PhaseEpochs map[string]int     `placeholder:"PHASE=N;..." help:"Epochs per progressive-shrinking phase, e.g. full=12;kernel=3 (phases: full, kernel, depth1, depth2, expand1, expand2; 0 skips one)."`

@@ -281,7 +281,7 @@ func TestTrainStepIgnoresStaleArena(t *testing.T) {
 // TestNearResolutions: Near differs from Fine in its resolutions alone, so
 // Fine's largest architecture is valid in Near only once moved to one of
 // Near's resolutions, and every Near resolution builds a network whose MACs
-// grow with the input's area.
+// grow with the resolution.
 func TestNearResolutions(t *testing.T) {
 	if Near.Name() != "near" || Near.MaxBlocks() != Fine.MaxBlocks() {
 		t.Fatalf("Near: name %q, %d blocks; want near and Fine's %d", Near.Name(), Near.MaxBlocks(), Fine.MaxBlocks())
