@@ -32,6 +32,8 @@ type trainCmd struct {
 	Space  string `default:"default" enum:"${spaces}" help:"Search space: default; tiny for smoke tests; fine, default with less downsampling; wide, fine at 1.5 times the width; near, fine at resolutions 24-30 (MODELS.md) (${enum})."`
 	Init   string `placeholder:"CKPT" help:"Start from the weights (and, if it has one, the distillation teacher) of this checkpoint (same space): the largest network trained with --arch largest as the full phase, or a supernet to continue with later phases only."`
 
+	Teacher string `placeholder:"CKPT" help:"Distil every phase, the full one included, from the largest network of this checkpoint (same space), shown every batch at that subnet's resolution (28 pixels), instead of from the network this run's full phase trains: for example one trained with --arch largest (MODELS.md)."`
+
 	PhaseEpochs map[string]int     `placeholder:"PHASE=N;..." help:"Epochs per progressive-shrinking phase, e.g. full=12;kernel=3 (phases: full, kernel, depth1, depth2, expand1, expand2; 0 skips one)."`
 	PhaseLR     map[string]float64 `name:"phase-lr" placeholder:"PHASE=LR;..." help:"Peak learning rate per phase."`
 	BatchSize   int                `default:"128" help:"Images per step."`
@@ -57,7 +59,8 @@ gives its loss, accuracy and speed and about how long the run still needs.
 Examples:
   ofac train -o supernet.ckpt                         the default schedule
   ofac train --arch largest --epochs 20 -o big.ckpt   one network from scratch
-  ofac train -o supernet.ckpt --resume                continue after a stop`
+  ofac train -o supernet.ckpt --resume                continue after a stop
+  ofac train --teacher big.ckpt -o supernet.ckpt      distil from big.ckpt's network`
 }
 
 func (c *trainCmd) Run(e *env) error {
@@ -143,17 +146,36 @@ func (c *trainCmd) fresh(warn io.Writer) (*train.Checkpoint, error) {
 		}
 		p.LR = lr
 	}
+	if c.Teacher != "" {
+		for i := range cfg.Phases {
+			cfg.Phases[i].Distill = true
+		}
+		// The resolution of --arch largest: where a teacher trained that
+		// way knows most (28 pixels in every space but tiny).
+		cfg.TeacherRes = space.Largest().R
+	}
 	if err := cfg.Validate(space); err != nil {
 		return nil, usageError{err}
 	}
-	net := ofa.New(space, c.Seed)
-	if c.Init != "" {
-		from, err := train.LoadCheckpoint(c.Init)
+	var teacher *ofa.Net
+	if c.Teacher != "" {
+		from, err := c.loadSameSpace("--teacher", c.Teacher)
 		if err != nil {
 			return nil, err
 		}
-		if name := from.Net.Space.Name(); name != "" && name != c.Space {
-			return nil, usageError{fmt.Errorf("--init %s is a network of the %s space; train it with --space %s", c.Init, name, name)}
+		teacher = ofa.New(space, 0)
+		if err := teacher.CopyFrom(from.Net); err != nil {
+			return nil, fmt.Errorf("--teacher %s: %w", c.Teacher, err)
+		}
+		if !slices.Contains(from.TrainedResolutions(), cfg.TeacherRes) {
+			fmt.Fprintf(warn, "warning: --teacher %s has not trained at %d pixels, where it teaches\n", c.Teacher, cfg.TeacherRes)
+		}
+	}
+	net := ofa.New(space, c.Seed)
+	if c.Init != "" {
+		from, err := c.loadSameSpace("--init", c.Init)
+		if err != nil {
+			return nil, err
 		}
 		if err := net.CopyFrom(from.Net); err != nil {
 			return nil, fmt.Errorf("--init %s: %w", c.Init, err)
@@ -165,11 +187,24 @@ func (c *trainCmd) fresh(warn io.Writer) (*train.Checkpoint, error) {
 		// teacher; keep it, so a schedule can continue with later phases
 		// only (--phase-epochs full=0;...) and still distil from the
 		// network the full phase trained.
-		if from.Teacher != nil {
-			return &train.Checkpoint{Config: cfg, Net: net, Teacher: from.Teacher}, nil
+		if from.Teacher != nil && teacher == nil {
+			teacher = from.Teacher
 		}
 	}
-	return &train.Checkpoint{Config: cfg, Net: net}, nil
+	return &train.Checkpoint{Config: cfg, Net: net, Teacher: teacher}, nil
+}
+
+// loadSameSpace reads the checkpoint named by flag and refuses one of
+// another search space than the run's.
+func (c *trainCmd) loadSameSpace(flag, path string) (*train.Checkpoint, error) {
+	from, err := train.LoadCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	if name := from.Net.Space.Name(); name != "" && name != c.Space {
+		return nil, usageError{fmt.Errorf("%s %s is a network of the %s space; train with --space %s", flag, path, name, name)}
+	}
+	return from, nil
 }
 
 // warnUntrainedResolutions warns when a supernet run starts from a network

@@ -222,3 +222,38 @@ func TestWarnUntrainedResolutions(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainTeacher runs a supernet's full phase distilled from a network
+// trained apart (--teacher): the run keeps that network as its teacher and
+// shows it the largest subnet's resolution.
+func TestTrainTeacher(t *testing.T) {
+	dir := t.TempDir()
+	if err := datatest.Write(dir, 300, 30, 3); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"train", "--space", "tiny", "--data", dir, "--batch-size", "32", "-q"}
+	teacher := filepath.Join(dir, "teacher.ckpt")
+	if code, _, errOut := ofac(t, append(base, "--arch", "largest", "--epochs", "1", "-o", teacher)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	student := filepath.Join(dir, "student.ckpt")
+	args := append(base, "--teacher", teacher, "-o", student, "--phase-epochs", "full=1;kernel=1;depth1=0;depth2=0;expand1=0;expand2=0")
+	if code, _, errOut := ofac(t, args...); code != 0 || strings.Contains(errOut, "warning") {
+		t.Fatalf("exit %d: %q", code, errOut)
+	}
+	a, _ := train.LoadCheckpoint(teacher)
+	b, err := train.LoadCheckpoint(student)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Teacher == nil || a.Net.Params()[0].Data[0] != b.Teacher.Params()[0].Data[0] {
+		t.Fatal("the run's teacher is not the --teacher network")
+	}
+	if b.Config.TeacherRes != 12 || !b.Config.Phases[0].Distill {
+		t.Fatalf("teacher resolution %d, full phase distils %v; want 12 (tiny's largest) and true", b.Config.TeacherRes, b.Config.Phases[0].Distill)
+	}
+	bad := []string{"train", "--data", dir, "--teacher", teacher, "-o", filepath.Join(dir, "x.ckpt"), "-q"}
+	if code, _, errOut := ofac(t, bad...); code != 2 || !strings.Contains(errOut, "--teacher") || !strings.Contains(errOut, "--space tiny") {
+		t.Fatalf("teacher from another space: exit %d, %q; want exit 2 naming --space tiny", code, errOut)
+	}
+}

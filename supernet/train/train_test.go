@@ -309,3 +309,53 @@ func TestSandwich(t *testing.T) {
 		t.Errorf("one-sample sandwich phase: err %v, want a refusal", err)
 	}
 }
+
+// TestOutsideTeacher checks a teacher given from outside (ofac train
+// --teacher): the full phase distils from it, it is kept when the phase ends
+// rather than replaced by the trained network, and it sees its own
+// resolution when the config fixes one.
+func TestOutsideTeacher(t *testing.T) {
+	// fullEpoch trains one epoch of the full phase and returns the trained
+	// network's weights and the teacher the run ends with.
+	fullEpoch := func(teacher *ofa.Net, teacherRes int) ([]float32, *ofa.Net) {
+		ck, splits := tinyRun(t)
+		ck.Config.Phases = ck.Config.Phases[:1]
+		if teacher != nil {
+			ck.Config.Phases[0].Distill = true
+			ck.Config.TeacherRes = teacherRes
+			ck.Teacher = teacher
+		}
+		if err := Run(ck, splits, filepath.Join(t.TempDir(), "t.ckpt"), nil); err != nil {
+			t.Fatal(err)
+		}
+		var w []float32
+		for _, p := range ck.Net.Params() {
+			w = append(w, p.Data...)
+		}
+		return w, ck.Teacher
+	}
+	teacher := ofa.New(ofa.Tiny, 7)
+	before := teacher.Clone()
+	alone, _ := fullEpoch(nil, 0)
+	taught, kept := fullEpoch(teacher, 0)
+	fixed, _ := fullEpoch(teacher, 28)
+	if kept != teacher {
+		t.Fatal("the full phase's end replaced the outside teacher")
+	}
+	for i, p := range teacher.Params() {
+		if !slices.Equal(p.Data, before.Params()[i].Data) {
+			t.Fatalf("teacher weights %s changed during the run", p.Name)
+		}
+	}
+	if slices.Equal(alone, taught) {
+		t.Error("distilling from the outside teacher left the full phase's weights as without it")
+	}
+	if slices.Equal(taught, fixed) {
+		t.Error("teacher resolution 28 trained the same weights as the student's resolution (8 and 12)")
+	}
+	cfg := DefaultConfig(ofa.Tiny)
+	cfg.TeacherRes = -1
+	if err := cfg.Validate(ofa.Tiny); err == nil {
+		t.Error("teacher resolution -1 was accepted")
+	}
+}

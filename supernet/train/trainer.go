@@ -108,6 +108,10 @@ func (ck *Checkpoint) epoch(splits *data.Splits, prog Progress) (EpochRecord, er
 	}
 	x := make([]float32, cfg.BatchSize*maxR*maxR)
 	labels := make([]int, cfg.BatchSize)
+	var xt []float32 // the teacher's images, when it sees another resolution
+	if cfg.TeacherRes > 0 {
+		xt = make([]float32, cfg.BatchSize*cfg.TeacherRes*cfg.TeacherRes)
+	}
 	ws, tws := tensor.NewArena(1<<20), tensor.NewArena(1<<20)
 	start := time.Now()
 	var lossSum, correct, seen float64
@@ -120,8 +124,16 @@ func (ck *Checkpoint) epoch(splits *data.Splits, prog Progress) (EpochRecord, er
 		xb := tensor.FromSlice(x[:n*res*res], n, 1, res, res)
 		var teacher *tensor.Tensor
 		if ph.Distill && ck.Teacher != nil && cfg.KDRatio > 0 {
-			// The teacher sees the student's images at the student's resolution.
-			logits, _ := ck.Teacher.Forward(tws, ck.teacherArch(res), xb, ofa.Teacher, nil, 0, nil)
+			// The teacher sees the student's images, at the student's
+			// resolution unless the config fixes its own (the augmentation of
+			// an image depends only on its position, so both fills match).
+			tres, txb := res, xb
+			if cfg.TeacherRes > 0 && cfg.TeacherRes != res {
+				tres = cfg.TeacherRes
+				ep.Fill(step, tres, xt, labels)
+				txb = tensor.FromSlice(xt[:n*tres*tres], n, 1, tres, tres)
+			}
+			logits, _ := ck.Teacher.Forward(tws, ck.teacherArch(tres), txb, ofa.Teacher, nil, 0, nil)
 			teacher = nn.Softmax(tws, logits)
 		}
 		opt.ZeroGrad()
