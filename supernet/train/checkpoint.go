@@ -52,7 +52,10 @@ type EpochRecord struct {
 	ValAcc    float64 `json:"val_acc"` // largest subnet of the phase, BN recalibrated
 	Seconds   float64 `json:"seconds"`
 	ImagesSec float64 `json:"images_per_sec"`
-	GFLOPS    float64 `json:"gflops"`
+	// GFLOPS counts forward and backward of every sampled subnet and the
+	// teacher's forward pass; learning curves written before ofac train
+	// --teacher existed leave the teacher out.
+	GFLOPS float64 `json:"gflops"`
 }
 
 // Checkpoint is everything needed to continue a run exactly: the weights and

@@ -134,6 +134,7 @@ func (ck *Checkpoint) epoch(splits *data.Splits, prog Progress) (EpochRecord, er
 				txb = tensor.FromSlice(xt[:n*tres*tres], n, 1, tres, tres)
 			}
 			logits, _ := ck.Teacher.Forward(tws, ck.teacherArch(tres), txb, ofa.Teacher, nil, 0, nil)
+			flops += 2 * float64(ck.Teacher.MACs(ck.teacherArch(tres))) * float64(n) // forward only
 			teacher = nn.Softmax(tws, logits)
 		}
 		opt.ZeroGrad()
