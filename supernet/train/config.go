@@ -98,8 +98,8 @@ func (c *Config) Validate(s ofa.SearchSpace) error {
 	if len(c.Phases) == 0 {
 		return fmt.Errorf("no phases to train")
 	}
-	if c.TeacherRes < 0 {
-		return fmt.Errorf("teacher resolution %d must not be negative", c.TeacherRes)
+	if c.TeacherRes != 0 && !contains(s.Resolutions, c.TeacherRes) {
+		return fmt.Errorf("teacher resolution %d is not in the search space (%v)", c.TeacherRes, s.Resolutions)
 	}
 	if e := c.Optim.Erase; !(e >= 0 && e <= 1) {
 		return fmt.Errorf("erasing probability %g must be between 0 and 1", e)

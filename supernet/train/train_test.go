@@ -338,7 +338,7 @@ func TestOutsideTeacher(t *testing.T) {
 	before := teacher.Clone()
 	alone, _ := fullEpoch(nil, 0)
 	taught, kept := fullEpoch(teacher, 0)
-	fixed, _ := fullEpoch(teacher, 28)
+	fixed, _ := fullEpoch(teacher, 12)
 	if kept != teacher {
 		t.Fatal("the full phase's end replaced the outside teacher")
 	}
@@ -351,11 +351,15 @@ func TestOutsideTeacher(t *testing.T) {
 		t.Error("distilling from the outside teacher left the full phase's weights as without it")
 	}
 	if slices.Equal(taught, fixed) {
-		t.Error("teacher resolution 28 trained the same weights as the student's resolution (8 and 12)")
+		t.Error("teacher resolution 12 trained the same weights as the student's (8 and 12 drawn per batch)")
 	}
+	// A checkpoint's config is read from a file: a resolution outside the
+	// space (which bounds the teacher's image buffer) is refused.
 	cfg := DefaultConfig(ofa.Tiny)
-	cfg.TeacherRes = -1
-	if err := cfg.Validate(ofa.Tiny); err == nil {
-		t.Error("teacher resolution -1 was accepted")
+	for _, r := range []int{-1, 28, 1 << 20} {
+		cfg.TeacherRes = r
+		if err := cfg.Validate(ofa.Tiny); err == nil {
+			t.Errorf("teacher resolution %d was accepted in a space of resolutions 8 and 12", r)
+		}
 	}
 }
