@@ -388,10 +388,7 @@ func (c *Checkpoint) imageWork(ph Phase) float64 {
 		}
 		if ph.Distill && c.Config.KDRatio > 0 {
 			teacher := c.Net.Space.Largest()
-			teacher.R = res
-			if c.Config.TeacherRes > 0 {
-				teacher.R = c.Config.TeacherRes
-			}
+			teacher.R = c.Config.teacherRes(res)
 			work += float64(c.Net.MACs(teacher))
 		}
 	}

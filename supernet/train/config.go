@@ -56,6 +56,14 @@ type Config struct {
 	TeacherRes int `json:"teacher_res,omitempty"`
 }
 
+// teacherRes is the resolution the teacher sees a batch drawn at res.
+func (c *Config) teacherRes(res int) int {
+	if c.TeacherRes > 0 {
+		return c.TeacherRes
+	}
+	return res
+}
+
 // PhaseNames lists the progressive-shrinking phases in order.
 var PhaseNames = []string{"full", "kernel", "depth1", "depth2", "expand1", "expand2"}
 

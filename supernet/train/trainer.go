@@ -127,14 +127,13 @@ func (ck *Checkpoint) epoch(splits *data.Splits, prog Progress) (EpochRecord, er
 			// The teacher sees the student's images, at the student's
 			// resolution unless the config fixes its own (the augmentation of
 			// an image depends only on its position, so both fills match).
-			tres, txb := res, xb
-			if cfg.TeacherRes > 0 && cfg.TeacherRes != res {
-				tres = cfg.TeacherRes
-				ep.Fill(step, tres, xt, labels)
-				txb = tensor.FromSlice(xt[:n*tres*tres], n, 1, tres, tres)
+			ta, txb := ck.teacherArch(cfg.teacherRes(res)), xb
+			if ta.R != res {
+				ep.Fill(step, ta.R, xt, labels)
+				txb = tensor.FromSlice(xt[:n*ta.R*ta.R], n, 1, ta.R, ta.R)
 			}
-			logits, _ := ck.Teacher.Forward(tws, ck.teacherArch(tres), txb, ofa.Teacher, nil, 0, nil)
-			flops += 2 * float64(ck.Teacher.MACs(ck.teacherArch(tres))) * float64(n) // forward only
+			logits, _ := ck.Teacher.Forward(tws, ta, txb, ofa.Teacher, nil, 0, nil)
+			flops += 2 * float64(ck.Teacher.MACs(ta)) * float64(n) // forward only
 			teacher = nn.Softmax(tws, logits)
 		}
 		opt.ZeroGrad()
