@@ -18,7 +18,11 @@ import (
 
 // Record is one measured subnet: a line of an accuracy-data file.
 type Record struct {
-	Arch ofa.Arch `json:"arch"`
+	// Space names the supernet's search space (ofa.Spaces) when it has a
+	// name: the default, fine and wide spaces take the same architectures,
+	// so the arch alone cannot tell which space a predictor must be built for.
+	Space string   `json:"space,omitempty"`
+	Arch  ofa.Arch `json:"arch"`
 	// Top1 is the accuracy on the validation split (a fraction), batch
 	// norm recalibrated on training images.
 	Top1   float64 `json:"top1"`
@@ -92,6 +96,9 @@ func readRecords(r io.Reader, path string) ([]Record, error) {
 		if !(rec.Top1 >= 0 && rec.Top1 <= 1) || rec.Images < 1 {
 			return nil, fmt.Errorf("%s:%d: top1 %v must be a fraction in [0, 1] measured on at least 1 image (images %d)", path, i+1, rec.Top1, rec.Images)
 		}
+		if _, ok := ofa.Spaces[rec.Space]; rec.Space != "" && !ok {
+			return nil, fmt.Errorf("%s:%d: unknown search space %q", path, i+1, rec.Space)
+		}
 		out = append(out, rec)
 	}
 	return out, nil
@@ -122,7 +129,11 @@ func Collect(net *ofa.Net, splits *data.Splits, path string, o CollectOptions) (
 		return nil, err
 	}
 	have := map[string]bool{}
+	space := net.Space.Name()
 	for _, r := range done {
+		if r.Space != "" && r.Space != space {
+			return nil, fmt.Errorf("%s holds subnets of the %s space, and this supernet is of the %s space: measure into another file", path, r.Space, orUnnamed(space))
+		}
 		if err := net.Space.Validate(r.Arch); err != nil {
 			return nil, fmt.Errorf("%s holds an arch of another search space: %v", path, err)
 		}
@@ -162,7 +173,7 @@ func Collect(net *ofa.Net, splits *data.Splits, path string, o CollectOptions) (
 				next++
 				mu.Unlock()
 				acc, err := train.Evaluate(net, a, splits.Train, splits.Val, o.CalibImages, o.Batch)
-				rec := Record{Arch: a, Top1: acc, Images: splits.Val.Len()}
+				rec := Record{Space: space, Arch: a, Top1: acc, Images: splits.Val.Len()}
 				line, _ := json.Marshal(rec)
 				mu.Lock()
 				if err == nil {
@@ -187,6 +198,13 @@ func Collect(net *ofa.Net, splits *data.Splits, path string, o CollectOptions) (
 		return nil, firstErr
 	}
 	return done, f.Sync()
+}
+
+func orUnnamed(name string) string {
+	if name == "" {
+		return "unnamed"
+	}
+	return name
 }
 
 // terminateLine drops a torn last line left by a killed writer, so appended

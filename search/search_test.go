@@ -2,6 +2,7 @@ package search
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -279,9 +280,16 @@ func TestCollectResumes(t *testing.T) {
 		t.Fatalf("file holds %d records (%v), want 6", len(back), err)
 	}
 	for _, r := range back {
-		if r.Images != splits.Val.Len() || r.Top1 < 0 || r.Top1 > 1 {
+		if r.Images != splits.Val.Len() || r.Top1 < 0 || r.Top1 > 1 || r.Space != "tiny" {
 			t.Errorf("bad record %+v", r)
 		}
+	}
+	// Records of another space in the file are refused, not mixed in.
+	other := filepath.Join(dir, "other.jsonl")
+	line, _ := json.Marshal(Record{Space: "fine", Arch: ofa.Tiny.Largest(), Top1: 0.5, Images: 10})
+	os.WriteFile(other, append(line, '\n'), 0o644)
+	if _, err := Collect(net, splits, other, o); err == nil || !strings.Contains(err.Error(), "fine space") {
+		t.Errorf("collecting tiny subnets into a file of fine ones: %v, want an error naming the fine space", err)
 	}
 }
 
@@ -341,13 +349,14 @@ func FuzzReadRecords(f *testing.F) {
 	f.Add([]byte(`{"arch":{"ks":[3],"e":[3],"d":[1],"r":8},"top1":0.5,"images":10}` + "\n"))
 	f.Add([]byte(`{"arch":{},"top1":1.5,"images":10}` + "\n"))
 	f.Add([]byte("{\"top1\":0.9,\"images\":3}\n{\"to"))
+	f.Add([]byte(`{"space":"fine","arch":{"ks":[3],"e":[3],"d":[1],"r":8},"top1":0.5,"images":10}` + "\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		recs, err := readRecords(bytes.NewReader(b), "fuzz.jsonl")
 		if err != nil {
 			return
 		}
 		for _, r := range recs {
-			if !(r.Top1 >= 0 && r.Top1 <= 1) || r.Images < 1 {
+			if _, known := ofa.Spaces[r.Space]; !(r.Top1 >= 0 && r.Top1 <= 1) || r.Images < 1 || (r.Space != "" && !known) {
 				t.Fatalf("accepted record %+v", r)
 			}
 		}

@@ -91,7 +91,7 @@ func stats(recs []search.Record) (mean, lo, hi float64) {
 type predictorCmd struct {
 	In     string  `short:"i" default:"${default_accuracy}" placeholder:"FILE" help:"Accuracy data from 'ofac accuracy-data' (default ${default_accuracy})."`
 	Out    string  `short:"o" default:"${default_predictor}" placeholder:"FILE" help:"Predictor file to write (default ${default_predictor})."`
-	Space  string  `default:"auto" enum:"auto,${spaces}" help:"Search space of the records; auto picks the first named space, in name order, that they all fit (default, fine and wide take the same architectures: name the space of the supernet the records come from) (${enum})."`
+	Space  string  `default:"auto" enum:"auto,${spaces}" help:"Search space of the records; auto takes the space the records name, or for records that name none, the first space in name order that they all fit (${enum})."`
 	Hidden int     `default:"400" help:"Units per hidden layer."`
 	Layers int     `default:"3" help:"Hidden layers."`
 	Epochs int     `default:"200" help:"Passes over the training records."`
@@ -137,9 +137,26 @@ func (c *predictorCmd) Run(e *env) error {
 	return nil
 }
 
-// recordsSpace returns the named space every record belongs to: the first
-// in name order that they all fit, when name is auto.
+// recordsSpace returns the named space every record belongs to. With auto
+// that is the space the records name (ofac accuracy-data writes it), or for
+// older records that name none, the first in name order that they all fit.
 func recordsSpace(recs []search.Record, name string) (ofa.SearchSpace, error) {
+	named := ""
+	for _, r := range recs {
+		if r.Space == "" {
+			continue
+		}
+		if named != "" && r.Space != named {
+			return ofa.SearchSpace{}, fmt.Errorf("the records come from two search spaces, %s and %s: keep one supernet's records in a file", named, r.Space)
+		}
+		named = r.Space
+	}
+	if named != "" && name != "auto" && name != named {
+		return ofa.SearchSpace{}, usageError{fmt.Errorf("--space %s: the records were measured on a supernet of the %s space", name, named)}
+	}
+	if named != "" {
+		name = named
+	}
 	names := []string{name}
 	if name == "auto" {
 		names = names[:0]
