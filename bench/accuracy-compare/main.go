@@ -3,7 +3,11 @@
 // and prints how the second differs from the first: overall, per input
 // resolution, and the best subnet of each resolution in both. MODELS.md's
 // comparisons of one shipped supernet's accuracy data with the next come
-// from it.
+// from it. It also prints, for a ladder of MAC budgets, the best subnet of
+// each file within the budget, each counted in its own search space (named
+// by the records, default where they name none): one architecture costs
+// more MACs in the fine space than in the default one, so a comparison by
+// architecture alone hides what a search under a budget gets.
 //
 //	git show 77b926a:models/accuracy.jsonl > old.jsonl
 //	go run ./bench/accuracy-compare old.jsonl models/accuracy.jsonl
@@ -18,6 +22,7 @@ import (
 	"sort"
 
 	"github.com/ofac-dev/ofac/search"
+	"github.com/ofac-dev/ofac/supernet/ofa"
 )
 
 func main() {
@@ -48,7 +53,70 @@ func run(oldPath, newPath string, w io.Writer) error {
 		return err
 	}
 	c.print(w)
+	var fronts [2][]best
+	for i := range files {
+		if fronts[i], err = frontier(files[i], macBudgets); err != nil {
+			return err
+		}
+	}
+	printFrontiers(w, macBudgets, fronts[0], fronts[1])
 	return nil
+}
+
+// macBudgets spans the spaces' subnets, from below the default space's
+// smallest (4.3M MACs) to above the fine space's largest (32.5M).
+var macBudgets = []int64{5e6, 6e6, 7e6, 8e6, 10e6, 12e6, 15e6, 20e6, 25e6, 35e6}
+
+// best is the most accurate subnet of a file within one MAC budget, and how
+// many of the file's subnets fit that budget.
+type best struct {
+	top1 float64
+	n    int
+}
+
+// frontier returns, per budget, the best record whose subnet's MACs, in
+// the space the record names (default where it names none), fit it.
+func frontier(recs []search.Record, budgets []int64) ([]best, error) {
+	nets := map[string]*ofa.Net{}
+	out := make([]best, len(budgets))
+	for _, r := range recs {
+		name := r.Space
+		if name == "" {
+			name = "default"
+		}
+		net := nets[name]
+		if net == nil {
+			net = ofa.New(ofa.Spaces[name], 0)
+			nets[name] = net
+		}
+		if err := net.Space.Validate(r.Arch); err != nil {
+			return nil, fmt.Errorf("a record of the %s space: %v", name, err)
+		}
+		macs := net.MACs(r.Arch)
+		for i, b := range budgets {
+			if macs <= b {
+				out[i].n++
+				out[i].top1 = math.Max(out[i].top1, r.Top1)
+			}
+		}
+	}
+	return out, nil
+}
+
+func printFrontiers(w io.Writer, budgets []int64, old, new []best) {
+	side := func(b best) string {
+		if b.n == 0 {
+			return "none"
+		}
+		return fmt.Sprintf("%.2f%% (of %d)", 100*b.top1, b.n)
+	}
+	for i, b := range budgets {
+		diff := ""
+		if old[i].n > 0 && new[i].n > 0 {
+			diff = fmt.Sprintf(", %+.2f points", 100*(new[i].top1-old[i].top1))
+		}
+		fmt.Fprintf(w, "MACs <= %4.1fM: best %s -> %s%s\n", float64(b)/1e6, side(old[i]), side(new[i]), diff)
+	}
 }
 
 // group sums the differences (new - old, in points of top-1) of a set of

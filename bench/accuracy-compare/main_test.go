@@ -57,3 +57,31 @@ func TestCompareNothingInCommon(t *testing.T) {
 		t.Error("no error for files with no architecture in common")
 	}
 }
+
+// One architecture costs more in the fine space: the smallest is 4.30M MACs
+// in the default space and 6.54M in fine, so only the default record fits
+// 5M and both fit 7M.
+func TestFrontierCountsMACsInTheRecordsSpace(t *testing.T) {
+	small := search.Record{Arch: ofa.Default.Smallest(), Top1: 0.90, Images: 10000}
+	fine := small
+	fine.Space, fine.Top1 = "fine", 0.92
+	big := search.Record{Arch: ofa.Default.Largest(), Top1: 0.95, Images: 10000}
+	got, err := frontier([]search.Record{small, fine, big}, []int64{4e6, 5e6, 7e6, 40e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []best{{0, 0}, {0.90, 1}, {0.92, 2}, {0.95, 3}}
+	if len(got) != len(want) {
+		t.Fatalf("%d budgets, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("budget %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	var b strings.Builder
+	printFrontiers(&b, []int64{4e6, 7e6}, []best{got[0], got[2]}, []best{got[0], {0.93, 1}})
+	if want := "MACs <=  4.0M: best none -> none\nMACs <=  7.0M: best 92.00% (of 2) -> 93.00% (of 1), +1.00 points\n"; b.String() != want {
+		t.Errorf("printed %q, want %q", b.String(), want)
+	}
+}
