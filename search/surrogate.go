@@ -352,14 +352,39 @@ func VerifiedEvolve(space *ofa.SearchSpace, acc AccuracyModel, exact, approx Cos
 			}
 		}
 	}
-	// The budget is barely above what the smallest subnet needs and the
-	// surrogate cannot tell the few subnets that fit: the smallest one,
-	// which CheckFeasible priced exactly, is the answer.
-	minimal := Minimal(space)
-	c, err := exact.Cost(minimal)
-	if err != nil {
-		return nil, err
+	return smallestFitting(space, acc, exact, cons)
+}
+
+// smallestFitting is the search's last resort, for a budget where the
+// surrogate cannot tell the few subnets that fit: the space's smallest
+// subnet at each resolution, priced exactly, the most accurate one that
+// fits. The lowest resolution's, which CheckFeasible accepted, always fits;
+// a higher one often does too when the budget is not at the floor (on an
+// FPGA whose dataflow design runs out of LUTs the surrogate misjudges every
+// larger subnet), and it is worth more accuracy than the lowest.
+func smallestFitting(space *ofa.SearchSpace, acc AccuracyModel, exact CostModel, cons Constraints) (*Result, error) {
+	archs := []ofa.Arch{Minimal(space)}
+	for _, r := range space.Resolutions {
+		if r != archs[0].R {
+			a := space.Smallest()
+			a.R = r
+			archs = append(archs, a)
+		}
 	}
-	best := Candidate{Arch: minimal, Accuracy: acc.PredictBatch([]ofa.Arch{minimal})[0], Cost: c}
-	return &Result{Best: best, Population: []Candidate{best}, Predictions: 1}, nil
+	preds := acc.PredictBatch(archs)
+	var fit []Candidate
+	for i, a := range archs {
+		c, err := exact.Cost(a)
+		if err != nil {
+			return nil, err
+		}
+		if cons.Fits(c) {
+			fit = append(fit, Candidate{Arch: a, Accuracy: preds[i], Cost: c})
+		}
+	}
+	if len(fit) == 0 {
+		return nil, fmt.Errorf("search: no subnet fits %s", cons) // CheckFeasible passed Minimal: unreachable
+	}
+	sortPop(fit)
+	return &Result{Best: fit[0], Population: fit, Predictions: len(archs)}, nil
 }

@@ -164,3 +164,37 @@ func TestFitRecoversLinearCost(t *testing.T) {
 		}
 	}
 }
+
+// flatCost is a surrogate that cannot tell subnets apart: it prices every
+// one the same, so no evolved population survives the exact model.
+type flatCost struct{}
+
+func (flatCost) Cost(ofa.Arch) (Cost, error) { return Cost{LatencyMs: 1e-3}, nil }
+
+// When the surrogate fails every round, the search falls back to the
+// space's smallest subnet at the resolution that the accuracy model rates
+// best among those that fit: here 28 pixels, whose smallest subnet's exact
+// latency is the budget, not the lowest resolution's.
+func TestVerifiedEvolveFallsBackToBestFittingSmallest(t *testing.T) {
+	space := ofa.Default
+	exact := macCost{ofa.New(space, 1)}
+	at28 := space.Smallest()
+	at28.R = 28
+	c28, _ := exact.Cost(at28)
+	cons := Constraints{LatencyKey: c28.LatencyMs}
+	res, err := VerifiedEvolve(&space, synthAcc{space}, exact, flatCost{}, cons, Options{Seed: 1, Generations: 5}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Best.Arch.JSON() != at28.JSON() {
+		t.Errorf("fallback picked %s, want the smallest subnet at 28 pixels", res.Best.Arch.JSON())
+	}
+	for _, c := range res.Population {
+		if !cons.Fits(c.Cost) {
+			t.Errorf("population member %s breaks %s: %+v", c.Arch.JSON(), cons, c.Cost)
+		}
+	}
+	if len(res.Population) != 3 { // 20, 24 and 28 pixels fit, 32 does not
+		t.Errorf("%d subnets in the fallback's population, want 3", len(res.Population))
+	}
+}
