@@ -359,9 +359,9 @@ func VerifiedEvolve(space *ofa.SearchSpace, acc AccuracyModel, exact, approx Cos
 // surrogate cannot tell the few subnets that fit: the space's smallest
 // subnet at each resolution, priced exactly, the most accurate one that
 // fits. The lowest resolution's, which CheckFeasible accepted, always fits;
-// a higher one often does too when the budget is not at the floor (on an
-// FPGA whose dataflow design runs out of LUTs the surrogate misjudges every
-// larger subnet), and it is worth more accuracy than the lowest.
+// a higher one may too when the budget is not at the floor, and is worth
+// more accuracy (fpga-zu9 at 1.5 ms: every population broke the budget by
+// the exact model, yet the smallest subnet at 28 pixels costs 1.25 ms).
 func smallestFitting(space *ofa.SearchSpace, acc AccuracyModel, exact CostModel, cons Constraints) (*Result, error) {
 	archs := []ofa.Arch{Minimal(space)}
 	for _, r := range space.Resolutions {
