@@ -32,13 +32,13 @@ for b in $budgets; do
   "$bin" eval --supernet "$supernet" --arch "$work/arch.json" --split "$split" --json > "$work/eval.json"
   python3 - "$target" "$latency" "$work/search.json" "$work/eval.json" <<'PY'
 import json, sys
+sys.path.insert(0, "bench")
+from arch_text import arch_text
 target, latency = sys.argv[1], sys.argv[2]
 best = json.load(open(sys.argv[3]))["best"]
 r = json.load(open(sys.argv[4]))
 a = best["arch"]
-per = len(a["ks"]) // len(a["d"])
-active = lambda xs: " ".join("".join(str(xs[s * per + j]) for j in range(d)) for s, d in enumerate(a["d"]))
-arch = "r%d, k %s, e %s" % (a["r"], active(a["ks"]), active(a["e"]))
+arch = arch_text(a)
 row = [target, latency, arch, "%.2fM" % (r["macs"] / 1e6), "%.2f ms" % best["cost"]["latency_ms"],
        "%.2f%%" % (100 * best["predicted_top1"]), "%.2f%%" % (100 * r["top1"])]
 print("| " + " | ".join(row) + " |")

@@ -25,11 +25,11 @@ fi
 for a in $archs; do
   "$bin" eval --supernet "$supernet" --arch "$a" --json "${flags[@]}" | python3 -c '
 import json, sys
+sys.path.insert(0, "bench")
+from arch_text import arch_text
 r = json.load(sys.stdin)
 a = r["arch"]
-per = len(a["ks"]) // len(a["d"])
-active = lambda xs: " ".join("".join(str(xs[s * per + j]) for j in range(d)) for s, d in enumerate(a["d"]))
-arch = "r%d, k %s, e %s" % (a["r"], active(a["ks"]), active(a["e"]))
+arch = arch_text(a)
 row = ["`%s`" % sys.argv[1], arch, "%.2fM" % (r["macs"] / 1e6), "{:,}".format(r["params"]), "%.2f%%" % (100 * r["top1"])]
 if "top1_int8" in r:
     row += ["%.2f%%" % (100 * r["top1_int8"]), "%+.2f" % (100 * (r["top1_int8"] - r["top1"]))]
