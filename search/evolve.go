@@ -98,6 +98,10 @@ type Result struct {
 	// predicted (cache misses).
 	CostCalls   int `json:"cost_calls"`
 	Predictions int `json:"predictions"`
+	// Fallback is set when no evolution on the surrogate found a subnet
+	// that fits by the exact model, and the answer is VerifiedEvolve's
+	// exact hill climb from the smallest subnet instead.
+	Fallback bool `json:"fallback,omitempty"`
 }
 
 // ErrGaveUp says the search could not fill its population with subnets

@@ -64,6 +64,8 @@ type SearchSummary struct {
 	Seed        uint64 `json:"seed"`
 	CostCalls   int    `json:"cost_calls"`
 	Predictions int    `json:"predictions"`
+	// Fallback: the answer is the exact hill climb (Result.Fallback).
+	Fallback bool `json:"fallback,omitempty"`
 }
 
 // JSON is the report as indented JSON.
@@ -116,6 +118,11 @@ func (r *Report) Markdown() []byte {
 		"population with the exact model and keeps only what fits: %d distinct subnets priced exactly, probes included; "+
 		"every cost in this report is exact.\n\n",
 		r.Search.Population, r.Search.Generations, r.Search.Seed, r.Search.Predictions, r.Search.CostCalls)
+	if r.Search.Fallback {
+		b.WriteString("No population of the evolution fitted the budget by the exact model (the surrogate is too far off this " +
+			"close to the target's floor), so the subnet above comes from a hill climb on the exact model instead: from the " +
+			"smallest subnet that fits, one choice at a time, to the neighbour with the best predicted accuracy that still fits.\n\n")
+	}
 	b.WriteString("Pareto front of the final population (pareto.svg plots it):\n\n")
 	b.Write(ParetoTable(r.Pareto, r.Constraints))
 	return []byte(b.String())

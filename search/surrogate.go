@@ -284,9 +284,10 @@ func costParallel(cm CostModel, archs []ofa.Arch, workers int) ([]Cost, error) {
 // whole final population with exact and takes the most accurate subnet
 // whose exact cost meets cons. When none does, the surrogate's budgets are
 // tightened by how far it was off and the search runs again (at most
-// rounds times); after that the smallest subnet, which meets cons, is the
-// answer. Every cost in the result is exact; CostCalls and Predictions are
-// those of the last run on the surrogate (the exact model counts its own).
+// rounds times); after that the answer is a hill climb on the exact model
+// from the best-fitting smallest subnet (Result.Fallback). Every cost in
+// the result is exact; CostCalls and Predictions are those of the last run
+// on the surrogate (the exact model counts its own).
 func VerifiedEvolve(space *ofa.SearchSpace, acc AccuracyModel, exact, approx CostModel, cons Constraints, o Options, rounds int) (*Result, error) {
 	o = o.withDefaults()
 	if _, err := CheckFeasible(space, exact, cons, ""); err != nil {
@@ -352,7 +353,28 @@ func VerifiedEvolve(space *ofa.SearchSpace, acc AccuracyModel, exact, approx Cos
 			}
 		}
 	}
-	return smallestFitting(space, acc, exact, cons)
+	res, err := smallestFitting(space, acc, exact, cons)
+	if err != nil {
+		return nil, err
+	}
+	// One climb from the smallest subnet at each resolution that fits, the
+	// estimates shared evenly: a greedy climb from the best start alone
+	// can spend the budget on the resolution and stop short of a cheaper
+	// start's climb (fpga-zu9 at 2 ms: 91.17% predicted from 28 pixels,
+	// 91.30% from 24).
+	pop := res.Population
+	for _, start := range res.Population {
+		fit, _, predicted, err := climbExact(space, acc, exact, cons, start, ClimbCalls/len(res.Population), o.Workers)
+		if err != nil {
+			return nil, err
+		}
+		pop = append(pop, fit[1:]...)
+		res.Predictions += predicted
+	}
+	pop = dedupe(space, pop)
+	sortPop(pop)
+	res.Population, res.Best, res.Fallback = pop, pop[0], true
+	return res, nil
 }
 
 // smallestFitting is the search's last resort, for a budget where the

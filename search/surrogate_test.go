@@ -2,8 +2,10 @@ package search
 
 import (
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/ofac-dev/ofac/supernet/ofa"
 )
 
@@ -172,29 +174,116 @@ type flatCost struct{}
 func (flatCost) Cost(ofa.Arch) (Cost, error) { return Cost{LatencyMs: 1e-3}, nil }
 
 // When the surrogate fails every round, the search falls back to the
-// space's smallest subnet at the resolution that the accuracy model rates
-// best among those that fit: here 28 pixels, whose smallest subnet's exact
-// latency is the budget, not the lowest resolution's.
-func TestVerifiedEvolveFallsBackToBestFittingSmallest(t *testing.T) {
+// exact hill climb, started from the space's smallest subnet at every
+// resolution that fits: here the budget is the exact latency of the
+// smallest subnet at 28 pixels, so 20, 24 and 28 pixels start a climb and
+// 32 does not; at 28 pixels nothing larger fits, at 20 and 24 the climbs
+// find larger subnets that do.
+func TestVerifiedEvolveFallsBackToExactClimb(t *testing.T) {
 	space := ofa.Default
 	exact := macCost{ofa.New(space, 1)}
+	acc := synthAcc{space}
 	at28 := space.Smallest()
 	at28.R = 28
 	c28, _ := exact.Cost(at28)
 	cons := Constraints{LatencyKey: c28.LatencyMs}
-	res, err := VerifiedEvolve(&space, synthAcc{space}, exact, flatCost{}, cons, Options{Seed: 1, Generations: 5}, 2)
+	res, err := VerifiedEvolve(&space, acc, exact, flatCost{}, cons, Options{Seed: 1, Generations: 5}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Best.Arch.JSON() != at28.JSON() {
-		t.Errorf("fallback picked %s, want the smallest subnet at 28 pixels", res.Best.Arch.JSON())
+	if !res.Fallback {
+		t.Error("Result.Fallback not set")
 	}
+	if p := acc.PredictBatch([]ofa.Arch{at28})[0]; res.Best.Accuracy < p {
+		t.Errorf("fallback's best predicts %.4f, below the smallest subnet at 28 pixels (%.4f)", res.Best.Accuracy, p)
+	}
+	if len(res.Population) <= 3 {
+		t.Errorf("%d subnets in the population: the climbs added nothing to the three smallest that fit", len(res.Population))
+	}
+	starts := map[int]bool{}
 	for _, c := range res.Population {
 		if !cons.Fits(c.Cost) {
 			t.Errorf("population member %s breaks %s: %+v", c.Arch.JSON(), cons, c.Cost)
 		}
+		if Key(&space, c.Arch) == Key(&space, ofa.Arch{KS: space.Smallest().KS, E: space.Smallest().E, D: space.Smallest().D, R: c.Arch.R}) {
+			starts[c.Arch.R] = true
+		}
 	}
-	if len(res.Population) != 3 { // 20, 24 and 28 pixels fit, 32 does not
-		t.Errorf("%d subnets in the fallback's population, want 3", len(res.Population))
+	if len(starts) != 3 || starts[32] {
+		t.Errorf("smallest subnets in the population at %v pixels, want 20, 24 and 28", starts)
+	}
+}
+
+// countingCost counts exact estimates.
+type countingCost struct {
+	CostModel
+	n *atomic.Int64
+}
+
+func (c countingCost) Cost(a ofa.Arch) (Cost, error) {
+	c.n.Add(1)
+	return c.CostModel.Cost(a)
+}
+
+// The climb improves on its start, keeps to the budget and to its
+// estimate cap, and gives the same answer on any number of workers.
+func TestClimbExact(t *testing.T) {
+	space := ofa.Default
+	exact := macCost{ofa.New(space, 1)}
+	acc := synthAcc{space}
+	start := Minimal(&space)
+	c0, _ := exact.Cost(start)
+	cons := Constraints{LatencyKey: 2 * c0.LatencyMs}
+	first := Candidate{Arch: start, Accuracy: acc.PredictBatch([]ofa.Arch{start})[0], Cost: c0}
+	var want []Candidate
+	for _, workers := range []int{1, 3} {
+		var n atomic.Int64
+		fit, priced, predicted, err := climbExact(&space, acc, countingCost{exact, &n}, cons, first, 60, workers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if priced != int(n.Load()) || priced > 60 || priced == 0 || predicted < priced {
+			t.Errorf("workers %d: %d priced (counted %d, cap 60), %d predicted", workers, priced, n.Load(), predicted)
+		}
+		if fit[0].Arch.JSON() != start.JSON() || len(fit) < 2 {
+			t.Fatalf("workers %d: climb returned %d subnets, starting %s", workers, len(fit), fit[0].Arch.JSON())
+		}
+		for i, c := range fit {
+			if !cons.Fits(c.Cost) {
+				t.Errorf("workers %d: %s breaks %s", workers, c.Arch.JSON(), cons)
+			}
+			if i > 0 && c.Accuracy <= first.Accuracy {
+				t.Errorf("workers %d: %s predicts %.4f, not above the start's %.4f", workers, c.Arch.JSON(), c.Accuracy, first.Accuracy)
+			}
+		}
+		if want == nil {
+			want = fit
+		} else if diff := cmp.Diff(want, fit); diff != "" {
+			t.Errorf("1 and 3 workers climb differently (-1 +3):\n%s", diff)
+		}
+	}
+}
+
+// neighbours are one choice away, distinct, and canonical: from the
+// default space's smallest subnet at 20 pixels, two other kernels and two
+// other expand ratios for each of the 10 active blocks, one deeper stage
+// each of 5, and 3 other resolutions.
+func TestNeighbours(t *testing.T) {
+	space := ofa.Default
+	a := Minimal(&space)
+	ns := neighbours(&space, a)
+	if len(ns) != 10*4+5+3 {
+		t.Errorf("%d neighbours, want 48", len(ns))
+	}
+	seen := map[string]bool{}
+	for _, n := range ns {
+		if err := space.Validate(n); err != nil {
+			t.Errorf("%s: %v", n.JSON(), err)
+		}
+		if k := Key(&space, n); seen[k] || k != n.JSON() {
+			t.Errorf("%s: repeated or not canonical", n.JSON())
+		} else {
+			seen[k] = true
+		}
 	}
 }

@@ -44,8 +44,8 @@ with the interpreter's, then writes DIR with
 The same inputs give byte-identical folders.
 
 Examples:
-  ofac build --target mcu-m7 --latency 50ms --sram 128KB -o m7
-  ofac build --target fpga-zu9 --latency 1ms -o zu9`
+  ofac build --target mcu-m7 --latency 100ms --sram 128KB -o m7
+  ofac build --target fpga-zu9 --latency 2ms -o zu9`
 }
 
 func (c *buildCmd) Run(e *env) error {
@@ -118,7 +118,7 @@ func (c *buildCmd) Run(e *env) error {
 		PredictedTop1: best.Accuracy, PredictorRMSE: s.pred.RMSE,
 		MeasuredTop1: measured, ValImages: splits.Val.Len(), Int8Top1: int8Acc, TestImages: n, HostCheck: check,
 		LatencyMs: cost.LatencyMs, Resources: cost.Resources, Layers: cost.Layers,
-		Search: search.SearchSummary{Population: c.Population, Generations: c.Generations, Seed: c.Seed, CostCalls: s.res.CostCalls, Predictions: s.res.Predictions},
+		Search: search.SearchSummary{Population: c.Population, Generations: c.Generations, Seed: c.Seed, CostCalls: s.res.CostCalls, Predictions: s.res.Predictions, Fallback: s.res.Fallback},
 		Pareto: search.Pareto(s.res.Population), Population: s.res.Population,
 	}
 	repJSON, err := rep.JSON()
@@ -155,7 +155,7 @@ func (c *buildCmd) Run(e *env) error {
 	fmt.Fprintf(e.stdout, "wrote %s for %s (%s backend)\n  arch %s\n  predicted top-1 %.2f%%, measured %.2f%% (float, %d validation images), int8 %.2f%% (%d test images)\n",
 		c.Out, s.target.Name, s.backend.Name(), a.JSON(), 100*best.Accuracy, 100*measured, splits.Val.Len(), 100*int8Acc, n)
 	printEstimate(e, s.target, cost)
-	fmt.Fprintf(e.stdout, "search: %d generations in %.2fs, %d subnets priced by the exact cost model\n", c.Generations, s.took.Seconds(), s.res.CostCalls)
+	fmt.Fprintf(e.stdout, "search: %s in %.2fs, %d subnets priced by the exact cost model\n", s.how(c.Generations), s.took.Seconds(), s.res.CostCalls)
 	return nil
 }
 

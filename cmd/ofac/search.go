@@ -123,6 +123,14 @@ type searched struct {
 	took    time.Duration
 }
 
+// how says what found the answer, for the closing line of search and build.
+func (s *searched) how(generations int) string {
+	if s.res.Fallback {
+		return "no evolved population fitted by the exact model; an exact hill climb from the smallest subnet"
+	}
+	return fmt.Sprintf("%d generations", generations)
+}
+
 // runSearch builds the target's cost model over net
 // (nil: an untrained network of the predictor's space, since only shapes
 // matter for cost) and searches. An unreachable budget is a usage error
@@ -211,13 +219,16 @@ target backend's own cost model, fits the budget (evolutionary search as the
 Once-for-All reference), and prints the Pareto front of the final population.
 The evolution runs on a linear surrogate fitted to 64 exact estimates; the
 final population is then priced with the exact model and only what fits is
-kept, so every figure printed is the backend's own.
-Resources not given default to the target's capacity. An unreachable budget
-exits with code 2 and the smallest value the target can reach.
+kept, so every figure printed is the backend's own. Near the target's floor,
+where the surrogate is too far off for any population to fit, the answer is
+a hill climb on the exact model from the smallest subnet instead, and the
+last line says so. Resources not given default to the target's capacity. An
+unreachable budget exits with code 2 and the smallest value the target can
+reach.
 
 Examples:
-  ofac search --target mcu-m7 --latency 50ms --sram 128KB
-  ofac search --target fpga-zu9 --latency 2ms --dsp 1200 --json`
+  ofac search --target mcu-m7 --latency 100ms --sram 128KB
+  ofac search --target fpga-zu9 --latency 5ms --dsp 1200 --json`
 }
 
 func (c *searchCmd) Run(e *env) error {
@@ -237,12 +248,12 @@ func (c *searchCmd) Run(e *env) error {
 		return json.NewEncoder(e.stdout).Encode(map[string]any{
 			"target": s.target.Name, "constraints": s.cons, "best": s.res.Best, "pareto": front,
 			"generations": c.Generations, "population": c.Population, "seed": c.Seed,
-			"cost_calls": s.res.CostCalls, "predictions": s.res.Predictions, "seconds": s.took.Seconds(),
+			"cost_calls": s.res.CostCalls, "predictions": s.res.Predictions, "fallback": s.res.Fallback, "seconds": s.took.Seconds(),
 		})
 	}
 	fmt.Fprintf(e.stdout, "best on %s within %s:\n  arch %s\n  predicted top-1 %.2f%% (predictor RMSE %.2f points), latency %s\n\n",
 		s.target.Name, s.cons, s.res.Best.Arch.JSON(), 100*s.res.Best.Accuracy, 100*s.pred.RMSE, search.FormatValue(search.LatencyKey, s.res.Best.Cost.LatencyMs))
 	fmt.Fprintf(e.stdout, "Pareto front of the final population:\n%s\n", search.ParetoTable(front, s.cons))
-	fmt.Fprintf(e.stdout, "%d generations in %.2fs: %d distinct subnets priced by the exact cost model, %d predicted\n", c.Generations, s.took.Seconds(), s.res.CostCalls, s.res.Predictions)
+	fmt.Fprintf(e.stdout, "%s in %.2fs: %d distinct subnets priced by the exact cost model, %d predicted\n", s.how(c.Generations), s.took.Seconds(), s.res.CostCalls, s.res.Predictions)
 	return nil
 }
