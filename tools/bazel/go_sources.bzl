@@ -5,6 +5,7 @@ GO_TARGETS = [
     "//backends/c:c",
     "//backends/hls:hls",
     "//bench/accuracy-compare:accuracy-compare",
+    "//bench/average-ckpt:average-ckpt",
     "//bench/curve:curve",
     "//bench/int8-ablation:int8-ablation",
     "//cmd/ofac:ofac",
