@@ -25,6 +25,19 @@ type Backend interface {
 	Emit(g *ir.Graph, plan *passes.MemoryPlan, t Target, dir string) error
 }
 
+// DoesNotFitError says no schedule of the backend puts the graph on its
+// target: it needs more of some resource than the part has. Cost is the
+// estimate of the leanest design the backend could build, over the part's
+// capacity in the resources Error names, so that a search can price the
+// subnet and reject it by its budget like any other that is too big, rather
+// than fail (a search always bounds every resource by the target's capacity).
+type DoesNotFitError struct {
+	Cost   *Cost
+	Reason string
+}
+
+func (e *DoesNotFitError) Error() string { return e.Reason }
+
 // Cost is what search and reports see of a compiled subnet.
 type Cost struct {
 	// LatencyMs is the estimated time of one inference.

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -45,7 +46,10 @@ type CostModel interface {
 // (int8 when the backend wants it), memory-planned and priced by the
 // backend's Estimate. Weights do not matter for cost, only shapes, so the
 // network may be untrained; int8 calibration runs on CalibSamples fixed
-// pseudo-random inputs. Results are cached per architecture.
+// pseudo-random inputs. Results are cached per architecture. A subnet the
+// backend cannot fit on the part at all (backends.DoesNotFitError) costs
+// its leanest design, over the part's capacity: constraints must bound the
+// target's resources to reject it, as ofac search's always do.
 type BackendCost struct {
 	Net          *ofa.Net
 	Backend      backends.Backend
@@ -81,6 +85,10 @@ func (m *BackendCost) Cost(a ofa.Arch) (Cost, error) {
 		return c, nil
 	}
 	full, err := m.Estimate(a)
+	var tooBig *backends.DoesNotFitError
+	if errors.As(err, &tooBig) {
+		full, err = tooBig.Cost, nil // over the target's capacity: the budget rejects it
+	}
 	if err != nil {
 		return Cost{}, err
 	}

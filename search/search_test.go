@@ -321,6 +321,47 @@ func TestBackendCostCachesAndMatchesSmallest(t *testing.T) {
 	}
 }
 
+// A subnet the part cannot hold at all costs its leanest design, over the
+// part's capacity, instead of failing the search: the default space's
+// largest subnet on fpga-zu3 (README's fpga-zu3 example failed on it, the
+// surrogate's probes include it). The target's capacity rejects it.
+func TestBackendCostPricesSubnetsTooBigForThePart(t *testing.T) {
+	net := ofa.New(ofa.Default, 1)
+	cm, err := NewBackendCost(net, "fpga-zu3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cm.Cost(net.Space.Largest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	capacity := Constraints{}
+	for k, v := range cm.Target.Capacity {
+		capacity[k] = v
+	}
+	if len(capacity) == 0 || capacity.Fits(c) {
+		t.Errorf("the largest subnet fits fpga-zu3's capacity %v: %+v", capacity, c)
+	}
+	if _, err := cm.Estimate(net.Space.Largest()); err == nil {
+		t.Error("Estimate (what ofac compile reports) accepts the largest subnet on fpga-zu3")
+	}
+}
+
+// costParallel reports the first failure and how many more there were, not
+// every one of them.
+func TestCostParallelReportsOneError(t *testing.T) {
+	space := ofa.Tiny
+	archs := []ofa.Arch{Minimal(&space), space.Largest(), space.Largest()}
+	_, err := costParallel(failingCost{}, archs, 2)
+	if err == nil || strings.Count(err.Error(), "no estimate") != 1 || !strings.Contains(err.Error(), "and 2 more subnets failed") {
+		t.Errorf("error %q: want one message and a count of the others", err)
+	}
+}
+
+type failingCost struct{}
+
+func (failingCost) Cost(ofa.Arch) (Cost, error) { return Cost{}, errors.New("no estimate") }
+
 // BenchmarkEvolveDefault is the default search (population 100, 500
 // generations) on the default space with a 400-unit predictor and the cheap
 // synthetic cost model: the search's own cost, without the backends'.

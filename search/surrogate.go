@@ -277,7 +277,24 @@ func costParallel(cm CostModel, archs []ofa.Arch, workers int) ([]Cost, error) {
 	}
 	close(next)
 	wg.Wait()
-	return out, errors.Join(errs...)
+	// One error, not hundreds: a model that fails one probe usually fails
+	// them all the same way.
+	first, failed := -1, 0
+	for i, err := range errs {
+		if err != nil {
+			failed++
+			if first < 0 {
+				first = i
+			}
+		}
+	}
+	switch {
+	case failed == 1:
+		return nil, fmt.Errorf("subnet %s: %w", archs[first].JSON(), errs[first])
+	case failed > 1:
+		return nil, fmt.Errorf("subnet %s: %w (and %d more subnets failed)", archs[first].JSON(), errs[first], failed-1)
+	}
+	return out, nil
 }
 
 // VerifiedEvolve searches on the fast surrogate approx, then prices the

@@ -2,6 +2,7 @@ package hls
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -282,11 +283,13 @@ func TestPragmasMatchPlan(t *testing.T) {
 
 // TestZU3NeverFaster estimates every test subnet on both parts: the ZU3EG
 // has less of everything, so it is never faster; a subnet too big for it is
-// an error that says by how much.
+// a backends.DoesNotFitError that says by how much and carries a cost over
+// the part's capacity, which a search's budget then rejects.
 func TestZU3NeverFaster(t *testing.T) {
 	_, subs := testSubnets(t)
 	zu9, zu3 := target(t, "fpga-zu9"), target(t, "fpga-zu3")
-	fitBoth := 0
+	capacity := map[string]float64{"dsp": 360, "bram36": 216, "lut": 70560, "ff": 141120}
+	fitBoth, tooBig := 0, 0
 	for _, sn := range subs {
 		c9, err := Backend{}.Estimate(sn.g, nil, zu9)
 		if err != nil {
@@ -294,9 +297,18 @@ func TestZU3NeverFaster(t *testing.T) {
 		}
 		c3, err := Backend{}.Estimate(sn.g, nil, zu3)
 		if err != nil {
-			if !strings.Contains(err.Error(), "does not fit") || !strings.Contains(err.Error(), "over by") {
+			var nf *backends.DoesNotFitError
+			if !errors.As(err, &nf) || !strings.Contains(err.Error(), "over by") {
 				t.Fatalf("%s on fpga-zu3: %v", sn.name, err)
 			}
+			over := false
+			for k, c := range capacity {
+				over = over || nf.Cost.Resources[k] > c
+			}
+			if !over || nf.Cost.LatencyMs <= 0 {
+				t.Errorf("%s: the cost of a design too big for fpga-zu3 is within the part: %+v", sn.name, nf.Cost.Resources)
+			}
+			tooBig++
 			t.Logf("%s: zu9 %.4f ms (DSP %g, BRAM36 %g); zu3: %v", sn.name, c9.LatencyMs, c9.Resources["dsp"], c9.Resources["bram36"], err)
 			continue
 		}
@@ -308,13 +320,13 @@ func TestZU3NeverFaster(t *testing.T) {
 			t.Errorf("%s: fpga-zu3 %.5f ms is faster than fpga-zu9 %.5f ms", sn.name, c3.LatencyMs, c9.LatencyMs)
 		}
 		for _, k := range []string{"dsp", "bram36", "lut", "ff"} {
-			if c3.Resources[k] > map[string]float64{"dsp": 360, "bram36": 216, "lut": 70560, "ff": 141120}[k] {
+			if c3.Resources[k] > capacity[k] {
 				t.Errorf("%s: fpga-zu3 uses %g %s, more than the part has", sn.name, c3.Resources[k], k)
 			}
 		}
 	}
-	if fitBoth == 0 {
-		t.Error("no test subnet fits fpga-zu3")
+	if fitBoth == 0 || tooBig == 0 {
+		t.Errorf("%d test subnets fit fpga-zu3 and %d do not: the test needs both", fitBoth, tooBig)
 	}
 }
 

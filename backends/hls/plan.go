@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/ofac-dev/ofac/backends"
 	"github.com/ofac-dev/ofac/ir"
 )
 
@@ -95,7 +96,8 @@ func plan(d *design, s Spec, target string) (*Plan, error) {
 	layers, bufs := d.build(ones)
 	fabric(layers, s, 1)
 	if over := overBy(totals(layers, bufs, s), s, 1); over != "" {
-		return nil, fmt.Errorf("%s (%s): the subnet does not fit even with one lane per layer: %s", target, s.Part, over)
+		return nil, &backends.DoesNotFitError{Cost: costOf(d.planWith(ones, s, target, 0)),
+			Reason: fmt.Sprintf("%s (%s): the subnet does not fit even with one lane per layer: %s", target, s.Part, over)}
 	}
 	var best *Plan
 	for _, budget := range append([]Spec{s}, knownParts...) {
