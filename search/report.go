@@ -119,9 +119,9 @@ func (r *Report) Markdown() []byte {
 		"every cost in this report is exact.\n\n",
 		r.Search.Population, r.Search.Generations, r.Search.Seed, r.Search.Predictions, r.Search.CostCalls)
 	if r.Search.Fallback {
-		b.WriteString("No population of the evolution fitted the budget by the exact model (the surrogate is too far off this " +
-			"close to the target's floor), so the subnet above comes from a hill climb on the exact model instead: from the " +
-			"smallest subnet that fits, one choice at a time, to the neighbour with the best predicted accuracy that still fits.\n\n")
+		b.WriteString("This close to the target's floor the surrogate is far off, and the subnet above comes from a hill climb " +
+			"on the exact model instead of the evolution: from the smallest subnet that fits, one choice at a time, to the " +
+			"neighbour with the best predicted accuracy that still fits.\n\n")
 	}
 	b.WriteString("Pareto front of the final population (pareto.svg plots it):\n\n")
 	b.Write(ParetoTable(r.Pareto, r.Constraints))

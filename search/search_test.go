@@ -124,6 +124,33 @@ func TestEvolveDeterministicAcrossWorkers(t *testing.T) {
 	}
 }
 
+// Near the floor uniform draws cannot fill the first population; the
+// evolution then starts from mutants of the smallest subnet, says so, and
+// keeps to the budget.
+func TestEvolveStartsSmallNearTheFloor(t *testing.T) {
+	space := ofa.Default
+	cm := macCost{ofa.New(space, 1)}
+	small, _ := cm.Cost(Minimal(&space))
+	cons := Constraints{LatencyKey: 1.15 * small.LatencyMs}
+	o := Options{Seed: 1, Generations: 5, MaxRejection: 20}
+	res, err := Evolve(&space, synthAcc{space}, cm, cons, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.NearFloor {
+		t.Error("NearFloor not set: uniform draws filled the population, so the test shows nothing")
+	}
+	for _, c := range res.Population {
+		if !cons.Fits(c.Cost) {
+			t.Errorf("%s breaks %s", c.Arch.JSON(), cons)
+		}
+	}
+	loose, err := Evolve(&space, synthAcc{space}, cm, Constraints{LatencyKey: 10 * small.LatencyMs}, o)
+	if err != nil || loose.NearFloor {
+		t.Errorf("a loose budget: NearFloor %v, error %v", loose != nil && loose.NearFloor, err)
+	}
+}
+
 func TestInfeasibleBudgetFailsFast(t *testing.T) {
 	space := ofa.Tiny
 	cm := macCost{ofa.New(space, 1)}

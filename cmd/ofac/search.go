@@ -126,7 +126,7 @@ type searched struct {
 // how says what found the answer, for the closing line of search and build.
 func (s *searched) how(generations int) string {
 	if s.res.Fallback {
-		return "no evolved population fitted by the exact model; an exact hill climb from the smallest subnet"
+		return "near the target's floor, an exact hill climb from the smallest subnets"
 	}
 	return fmt.Sprintf("%d generations", generations)
 }
@@ -219,10 +219,10 @@ target backend's own cost model, fits the budget (evolutionary search as the
 Once-for-All reference), and prints the Pareto front of the final population.
 The evolution runs on a linear surrogate fitted to 64 exact estimates; the
 final population is then priced with the exact model and only what fits is
-kept, so every figure printed is the backend's own. Near the target's floor,
-where the surrogate is too far off for any population to fit, the answer is
-a hill climb on the exact model from the smallest subnet instead, and the
-last line says so. Resources not given default to the target's capacity. An
+kept, so every figure printed is the backend's own; a short hill climb on the
+exact model from the best of them takes up the slack the surrogate leaves.
+Near the target's floor, where the surrogate is far off, hill climbs from the
+smallest subnets run too and the last line says when one of them won. Resources not given default to the target's capacity. An
 unreachable budget exits with code 2 and the smallest value the target can
 reach.
 
