@@ -433,13 +433,12 @@ func climbFromSmallest(space *ofa.SearchSpace, acc AccuracyModel, exact CostMode
 	return res, nil
 }
 
-// smallestFitting is the search's last resort, for a budget where the
-// surrogate cannot tell the few subnets that fit: the space's smallest
-// subnet at each resolution, priced exactly, the most accurate one that
-// fits. The lowest resolution's, which CheckFeasible accepted, always fits;
-// a higher one may too when the budget is not at the floor, and is worth
-// more accuracy (fpga-zu9 at 1.5 ms: every population broke the budget by
-// the exact model, yet the smallest subnet at 28 pixels costs 1.25 ms).
+// smallestFitting returns the starts of climbFromSmallest: the space's
+// smallest subnet at each resolution, priced exactly, those that fit, most
+// accurate first. The lowest resolution's, which CheckFeasible accepted,
+// always fits; a higher one may too when the budget is not at the floor,
+// and is worth more accuracy (fpga-zu9 at 1.5 ms with ps11: the smallest
+// subnet at 28 pixels costs 1.25 ms).
 func smallestFitting(space *ofa.SearchSpace, acc AccuracyModel, exact CostModel, cons Constraints) (*Result, error) {
 	archs := []ofa.Arch{Minimal(space)}
 	for _, r := range space.Resolutions {
