@@ -16,10 +16,11 @@ while :; do
 	if ((n > seen)); then
 		last=$(tail -n 1 "$csv")
 		name=$(cut -d, -f1,2 <<<"$last" | tr , -)
-		out=$(nice -n 19 "$ofac" release --stopped "$ckpt" -o "$dir/$name.ckpt" 2>&1) || out=$(nice -n 19 "$ofac" release "$ckpt" -o "$dir/$name.ckpt" 2>&1) || true
+		# --stopped is ignored for a finished run, whose message then lacks "stopped after".
+		out=$(nice -n 19 "$ofac" release --stopped "$ckpt" -o "$dir/$name.ckpt" 2>&1) || true
 		echo "$(date -u +%H:%M:%S) $name: $out"
 		seen=$n
-		grep -q "stopped after" <<<"$out" || { [[ $out == released* ]] && exit 0; }
+		if [[ $out == released* && $out != *"stopped after"* ]]; then exit 0; fi
 	fi
 	sleep 20
 done

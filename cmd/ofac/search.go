@@ -222,9 +222,9 @@ final population is then priced with the exact model and only what fits is
 kept, so every figure printed is the backend's own; a short hill climb on the
 exact model from the best of them takes up the slack the surrogate leaves.
 Near the target's floor, where the surrogate is far off, hill climbs from the
-smallest subnets run too and the last line says when one of them won. Resources not given default to the target's capacity. An
-unreachable budget exits with code 2 and the smallest value the target can
-reach.
+smallest subnets run too and the last line says when one of them won.
+Resources not given default to the target's capacity. An unreachable budget
+exits with code 2 and the smallest value the target can reach.
 
 Examples:
   ofac search --target mcu-m7 --latency 100ms --sram 128KB
