@@ -8,6 +8,7 @@ GO_TARGETS = [
     "//bench/average-ckpt:average-ckpt",
     "//bench/curve:curve",
     "//bench/int8-ablation:int8-ablation",
+    "//bench/predict:predict",
     "//cmd/ofac:ofac",
     "//frontend:frontend",
     "//internal/atomicfile:atomicfile",
