@@ -32,19 +32,65 @@ type Record struct {
 // SampleArchs returns n distinct archs of space drawn from seed, in a fixed
 // order: the same (space, n, seed) always gives the same list, and a
 // shorter list is a prefix of a longer one.
+//
+// The list opens with the corners, the smallest and the largest subnet at
+// each resolution: searches under tight and loose budgets end there, and
+// drawing every choice on its own almost never reaches them (the smallest
+// default subnet at one resolution is one draw in 3^45). The rest come from
+// spreadArch, which keeps each choice uniform but spreads subnet sizes from
+// corner to corner, so the predictor learns the ends of the space and not
+// only its crowded middle (MODELS.md, "Accuracy data near the corners").
 func SampleArchs(space *ofa.SearchSpace, n int, seed uint64) []ofa.Arch {
 	rng := rand.New(rand.NewPCG(seed, 0xacc))
 	seen := map[string]bool{}
 	var out []ofa.Arch
-	for tries := 0; len(out) < n && tries < 100*n+1000; tries++ {
-		a := space.Random(rng)
+	add := func(a ofa.Arch) {
 		canonical(space, &a)
-		if k := a.JSON(); !seen[k] {
+		if k := a.JSON(); !seen[k] && len(out) < n {
 			seen[k] = true
 			out = append(out, a)
 		}
 	}
+	for _, r := range space.Resolutions {
+		small, large := space.Smallest(), space.Largest()
+		small.R, large.R = r, r
+		add(small)
+		add(large)
+	}
+	for tries := 0; len(out) < n && tries < 100*n+1000; tries++ {
+		add(spreadArch(space, rng))
+	}
 	return out
+}
+
+// spreadArch draws one size level p uniform in [0, 1] and then each
+// kernel, expand and depth choice as the p-quantile of a binomial over
+// its options: on its own every choice is still uniform (the binomial
+// averaged over a uniform p is), but the choices of one arch lean together,
+// so small, middle and large subnets come about equally often instead of
+// almost all in the middle. The resolution stays an independent uniform
+// draw, so every size is seen at every resolution.
+func spreadArch(space *ofa.SearchSpace, rng *rand.Rand) ofa.Arch {
+	p := rng.Float64()
+	pick := func(opts []int) int {
+		i := 0
+		for range len(opts) - 1 {
+			if rng.Float64() < p {
+				i++
+			}
+		}
+		return opts[i]
+	}
+	a := ofa.Arch{KS: make([]int, space.MaxBlocks()), E: make([]int, space.MaxBlocks()), D: make([]int, len(space.Stages))}
+	for i := range a.KS {
+		a.KS[i] = pick(space.Kernels)
+		a.E[i] = pick(space.Expands)
+	}
+	for i := range a.D {
+		a.D[i] = pick(space.Depths)
+	}
+	a.R = space.Resolutions[rng.IntN(len(space.Resolutions))]
+	return a
 }
 
 // canonical sets the unused slots (past a stage's depth) to the smallest
@@ -139,9 +185,13 @@ func Collect(net *ofa.Net, splits *data.Splits, path string, o CollectOptions) (
 		}
 		have[r.Arch.JSON()] = true
 	}
+	// Every record in the file counts towards o.Samples, also those another
+	// seed or an earlier sampler drew: the file ends with o.Samples records.
 	var todo []ofa.Arch
-	all := SampleArchs(&net.Space, o.Samples, o.Seed)
-	for _, a := range all {
+	for _, a := range SampleArchs(&net.Space, o.Samples+len(done), o.Seed) {
+		if len(done)+len(todo) >= o.Samples {
+			break
+		}
 		if !have[a.JSON()] {
 			todo = append(todo, a)
 		}
@@ -158,7 +208,8 @@ func Collect(net *ofa.Net, splits *data.Splits, path string, o CollectOptions) (
 		mu       sync.Mutex
 		firstErr error
 		next     int
-		count    = len(all) - len(todo)
+		count    = len(done)
+		total    = len(done) + len(todo)
 	)
 	var wg sync.WaitGroup
 	for range min(o.Workers, max(1, len(todo))) {
@@ -186,7 +237,7 @@ func Collect(net *ofa.Net, splits *data.Splits, path string, o CollectOptions) (
 					done = append(done, rec)
 					count++
 					if o.Progress != nil {
-						o.Progress(count, len(all))
+						o.Progress(count, total)
 					}
 				}
 				mu.Unlock()

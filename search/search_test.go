@@ -273,6 +273,70 @@ func FuzzDecodePredictor(f *testing.F) {
 	})
 }
 
+func TestSampleArchsCoversCornersAndSizes(t *testing.T) {
+	space := ofa.Default
+	archs := SampleArchs(&space, 3000, 3)
+	if len(archs) != 3000 {
+		t.Fatalf("%d archs, want 3000", len(archs))
+	}
+	if short := SampleArchs(&space, 100, 3); !slices.EqualFunc(short, archs[:100], func(a, b ofa.Arch) bool { return a.JSON() == b.JSON() }) {
+		t.Error("a shorter list is not a prefix of a longer one")
+	}
+	// The corners come first: smallest and largest at every resolution.
+	corners := map[string]bool{}
+	for _, r := range space.Resolutions {
+		small, large := space.Smallest(), space.Largest()
+		small.R, large.R = r, r
+		corners[small.JSON()], corners[large.JSON()] = true, true
+	}
+	for _, a := range archs[:len(corners)] {
+		if !corners[a.JSON()] {
+			t.Errorf("%s opens the list and is not a corner", a.JSON())
+		}
+	}
+	// Each choice is uniform on its own; sizes spread to both ends. Only
+	// the blocks every stage runs count: the others hold the smallest
+	// choices when unused, and more of them run in larger archs.
+	rest := archs[len(corners):]
+	counts := map[int]int{}
+	used := 0
+	var level []float64 // mean expand-option index of an arch's blocks, 0..2
+	for _, a := range rest {
+		sum, n := 0, 0
+		for st := range a.D {
+			for _, e := range a.E[st*space.MaxDepth() : st*space.MaxDepth()+space.Depths[0]] {
+				counts[e]++
+				sum += slices.Index(space.Expands, e)
+				n++
+			}
+		}
+		used += n
+		level = append(level, float64(sum)/float64(n))
+	}
+	for _, e := range space.Expands {
+		share := float64(counts[e]) / float64(used)
+		if math.Abs(share-1.0/3) > 0.03 {
+			t.Errorf("expand %d drawn %.3f of the time, want 1/3", e, share)
+		}
+	}
+	low, high := 0, 0
+	for _, l := range level {
+		if l < 0.5 {
+			low++
+		}
+		if l > 1.5 {
+			high++
+		}
+	}
+	// Uniform independent draws put the mean index of those 10 blocks
+	// below 0.5 in about one arch of 70; the spread sampler in almost a
+	// quarter.
+	t.Logf("%d small and %d large archs of %d", low, high, len(rest))
+	if low < len(rest)/8 || high < len(rest)/8 {
+		t.Errorf("%d small and %d large archs of %d, want at least an eighth each", low, high, len(rest))
+	}
+}
+
 func TestCollectResumes(t *testing.T) {
 	dir := t.TempDir()
 	if err := datatest.Write(dir, 300, 30, 1); err != nil {
@@ -310,6 +374,12 @@ func TestCollectResumes(t *testing.T) {
 		if r.Images != splits.Val.Len() || r.Top1 < 0 || r.Top1 > 1 || r.Space != "tiny" {
 			t.Errorf("bad record %+v", r)
 		}
+	}
+	// Records another seed drew count towards --samples too.
+	o.Seed, o.Samples = 9, 7
+	calls = 0
+	if recs, err = Collect(net, splits, path, o); err != nil || len(recs) != 7 || calls != 1 {
+		t.Fatalf("another seed: %d records, %d measured (%v); want 7 and 1", len(recs), calls, err)
 	}
 	// Records of another space in the file are refused, not mixed in.
 	other := filepath.Join(dir, "other.jsonl")

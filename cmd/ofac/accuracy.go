@@ -38,7 +38,11 @@ func (c *accuracyDataCmd) Help() string {
 	return `Measures the top-1 accuracy of sampled subnets on the validation split
 (batch norm recalibrated for each) and appends one JSON line per subnet to
 --out: the training data of the accuracy predictor. Interrupt it at any time
-and run it again to continue.`
+and run it again to continue.
+
+The samples open with the smallest and the largest subnet at each resolution,
+where searches under tight and loose budgets end; the rest spread evenly over
+subnet sizes, from near the smallest to near the largest.`
 }
 
 func (c *accuracyDataCmd) Run(e *env) error {
