@@ -5,12 +5,21 @@
 // mcu-m7 at 80 ms).
 //
 //	go run ./bench/predict models/predictor.json smallest random:3 arch.json
+//
+// An argument ending in .jsonl is a file of accuracy records: for it the
+// predictor's error (predicted minus measured) is printed by subnet size,
+// in three bands of the number of blocks the subnet runs, so a predictor's
+// misses at the small or the large end show apart from its overall RMSE.
+// Records the predictor was trained on flatter it; give it a file it has not
+// seen.
 package main
 
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strings"
 
 	"github.com/ofac-dev/ofac/search"
 )
@@ -34,11 +43,57 @@ func predict(w io.Writer, predictor string, choices []string) error {
 		return err
 	}
 	for _, c := range choices {
+		if strings.HasSuffix(c, ".jsonl") {
+			if err := errorBySize(w, p, c); err != nil {
+				return err
+			}
+			continue
+		}
 		a, err := p.Space.ResolveArch(c)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "%s\t%.2f%%\n", c, 100*p.Predict(a))
+	}
+	return nil
+}
+
+// errorBySize writes, for the records in path, one line per band of subnet
+// size (blocks run, in three bands from the fewest to the most) with the
+// count, the mean error and the RMSE in points of top-1.
+func errorBySize(w io.Writer, p *search.Predictor, path string) error {
+	recs, err := search.ReadRecords(path)
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return fmt.Errorf("%s holds no accuracy records", path)
+	}
+	sp := &p.Space
+	lo, hi := sp.Depths[0]*len(sp.Stages), sp.MaxDepth()*len(sp.Stages)
+	var n [3]int
+	var sum, sq [3]float64
+	for _, r := range recs {
+		if err := sp.Validate(r.Arch); err != nil {
+			return fmt.Errorf("%s: %v", path, err)
+		}
+		blocks := 0
+		for _, d := range r.Arch.D {
+			blocks += d
+		}
+		band := (blocks - lo) * 3 / (hi - lo + 1)
+		e := 100 * (p.Predict(r.Arch) - r.Top1)
+		n[band]++
+		sum[band] += e
+		sq[band] += e * e
+	}
+	for b := range 3 {
+		from, to := lo+(b*(hi-lo+1)+2)/3, lo+((b+1)*(hi-lo+1)+2)/3-1
+		if n[b] == 0 {
+			fmt.Fprintf(w, "%s\tblocks %d-%d\tno records\n", path, from, to)
+			continue
+		}
+		fmt.Fprintf(w, "%s\tblocks %d-%d\t%d records\tmean error %+.2f\tRMSE %.2f\n", path, from, to, n[b], sum[b]/float64(n[b]), math.Sqrt(sq[b]/float64(n[b])))
 	}
 	return nil
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,5 +47,44 @@ func TestPredict(t *testing.T) {
 	}
 	if err := predict(&out, path, []string{"random:x"}); err == nil || !strings.Contains(err.Error(), "random:SEED") {
 		t.Fatalf("bad arch: got %v", err)
+	}
+}
+
+// A records file gives the error by size band: the smallest subnet (3
+// blocks in the tiny space) alone in the first band, the largest (6) alone
+// in the last, and no records between.
+func TestErrorBySize(t *testing.T) {
+	space := ofa.Tiny
+	recs := []search.Record{{Arch: space.Smallest(), Top1: 0.80, Images: 10}, {Arch: space.Largest(), Top1: 0.90, Images: 10}}
+	p, err := search.TrainPredictor(space, append(append(recs, recs...), recs...), search.TrainOptions{Hidden: 4, Depth: 1, Epochs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.json")
+	if err := p.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	var lines []byte
+	for _, r := range recs {
+		b, _ := json.Marshal(r)
+		lines = append(append(lines, b...), '\n')
+	}
+	data := filepath.Join(dir, "acc.jsonl")
+	os.WriteFile(data, lines, 0o644)
+	var out bytes.Buffer
+	if err := predict(&out, path, []string{data}); err != nil {
+		t.Fatal(err)
+	}
+	small := 100 * (p.Predict(space.Smallest()) - 0.80)
+	large := 100 * (p.Predict(space.Largest()) - 0.90)
+	want := fmt.Sprintf("%[1]s\tblocks 3-4\t1 records\tmean error %+.2[2]f\tRMSE %.2[3]f\n%[1]s\tblocks 5-5\tno records\n%[1]s\tblocks 6-6\t1 records\tmean error %+.2[4]f\tRMSE %.2[5]f\n",
+		data, small, math.Abs(small), large, math.Abs(large))
+	if out.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", out.String(), want)
+	}
+	os.WriteFile(data, nil, 0o644)
+	if err := predict(&out, path, []string{data}); err == nil || !strings.Contains(err.Error(), "no accuracy records") {
+		t.Fatalf("empty records file: got %v", err)
 	}
 }
