@@ -102,8 +102,8 @@ type Result struct {
 	// population and the evolution started from mutants of the smallest
 	// subnet instead.
 	NearFloor bool `json:"near_floor,omitempty"`
-	// Fallback is set when the answer is VerifiedEvolve's exact hill climb
-	// from the smallest subnets, not the evolution's.
+	// Fallback is set when the answer is one of VerifiedEvolve's exact hill
+	// climbs from the smallest subnets, not the evolution's.
 	Fallback bool `json:"fallback,omitempty"`
 }
 

@@ -119,9 +119,10 @@ func (r *Report) Markdown() []byte {
 		"every cost in this report is exact.\n\n",
 		r.Search.Population, r.Search.Generations, r.Search.Seed, r.Search.Predictions, r.Search.CostCalls)
 	if r.Search.Fallback {
-		b.WriteString("This close to the target's floor the surrogate is far off, and the subnet above comes from a hill climb " +
-			"on the exact model instead of the evolution: from the smallest subnet that fits, one choice at a time, to the " +
-			"neighbour with the best predicted accuracy that still fits.\n\n")
+		b.WriteString("The subnet above comes from a hill climb on the exact model, not from the evolution, which predicted less: " +
+			"from the smallest subnet that fits at some resolution, one choice at a time, to the neighbour with the best " +
+			"predicted accuracy that still fits. Near the target's floor the surrogate is far off, and the smallest subnets " +
+			"read above their neighbours (the sandwich rule trains them every step), so such climbs often win there.\n\n")
 	}
 	b.WriteString("Pareto front of the final population (pareto.svg plots it):\n\n")
 	b.Write(ParetoTable(r.Pareto, r.Constraints))

@@ -214,6 +214,52 @@ func TestVerifiedEvolveFallsBackToExactClimb(t *testing.T) {
 	}
 }
 
+// cornerAcc is synthAcc with a bonus for the smallest subnet at the
+// highest resolution, as the sandwich rule gives a real supernet's smallest
+// subnets: a point the evolution's mutations rarely land on.
+type cornerAcc struct{ synthAcc }
+
+func (c cornerAcc) PredictBatch(archs []ofa.Arch) []float64 {
+	out := c.synthAcc.PredictBatch(archs)
+	corner := c.space.Smallest()
+	corner.R = c.space.Resolutions[len(c.space.Resolutions)-1]
+	for i, a := range archs {
+		if Key(&c.space, a) == Key(&c.space, corner) {
+			out[i] += 1
+		}
+	}
+	return out
+}
+
+// Away from the floor the search still answers at least as well as the
+// smallest subnet at each resolution that fits, climbing from the best of
+// them when the evolution missed it, and says so.
+func TestVerifiedEvolveClimbsFromABetterCorner(t *testing.T) {
+	space := ofa.Tiny
+	exact := macCost{ofa.New(space, 1)}
+	acc := cornerAcc{synthAcc{space}}
+	corner := space.Smallest()
+	corner.R = space.Resolutions[len(space.Resolutions)-1]
+	cc, _ := exact.Cost(corner)
+	cons := Constraints{LatencyKey: 1.5 * cc.LatencyMs}
+	res, err := VerifiedEvolve(&space, acc, exact, exact, cons, Options{Seed: 1, Generations: 5}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NearFloor {
+		t.Fatal("the evolution started near the floor: the test shows nothing")
+	}
+	if p := acc.PredictBatch([]ofa.Arch{corner})[0]; res.Best.Accuracy < p {
+		t.Errorf("best predicts %.4f, below the smallest subnet at %d pixels (%.4f)", res.Best.Accuracy, corner.R, p)
+	}
+	if !res.Fallback {
+		t.Error("Result.Fallback not set, though the answer is the corner's climb")
+	}
+	if !cons.Fits(res.Best.Cost) {
+		t.Errorf("best breaks %s: %+v", cons, res.Best.Cost)
+	}
+}
+
 // countingCost counts exact estimates.
 type countingCost struct {
 	CostModel

@@ -126,7 +126,7 @@ type searched struct {
 // how says what found the answer, for the closing line of search and build.
 func (s *searched) how(generations int) string {
 	if s.res.Fallback {
-		return "near the target's floor, an exact hill climb from the smallest subnets"
+		return "an exact hill climb from the smallest subnets, which beat the evolution"
 	}
 	return fmt.Sprintf("%d generations", generations)
 }
@@ -221,8 +221,9 @@ The evolution runs on a linear surrogate fitted to 64 exact estimates; the
 final population is then priced with the exact model and only what fits is
 kept, so every figure printed is the backend's own; a short hill climb on the
 exact model from the best of them takes up the slack the surrogate leaves.
-Near the target's floor, where the surrogate is far off, hill climbs from the
-smallest subnets run too and the last line says when one of them won.
+Hill climbs from the smallest subnets run too, from every resolution near the
+target's floor (where the surrogate is far off) and elsewhere from the best
+one when it beats the evolution; the last line says when one of them won.
 Resources not given default to the target's capacity. An unreachable budget
 exits with code 2 and the smallest value the target can reach.
 
