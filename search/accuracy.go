@@ -36,7 +36,7 @@ type Record struct {
 // The list opens with the corners, the smallest and the largest subnet at
 // each resolution: searches under tight and loose budgets end there, and
 // drawing every choice on its own almost never reaches them (the smallest
-// default subnet at one resolution is one draw in 3^45). The rest come from
+// default subnet is one draw in 3^25 at a given resolution). The rest come from
 // spreadArch, which keeps each choice uniform but spreads subnet sizes from
 // corner to corner, so the predictor learns the ends of the space and not
 // only its crowded middle (MODELS.md, "Accuracy data near the corners").

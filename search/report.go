@@ -121,8 +121,8 @@ func (r *Report) Markdown() []byte {
 	if r.Search.Fallback {
 		b.WriteString("The subnet above comes from a hill climb on the exact model, not from the evolution, which predicted less: " +
 			"from the smallest subnet that fits at some resolution, one choice at a time, to the neighbour with the best " +
-			"predicted accuracy that still fits. Near the target's floor the surrogate is far off, and the smallest subnets " +
-			"read above their neighbours (the sandwich rule trains them every step), so such climbs often win there.\n\n")
+			"predicted accuracy that still fits. Such climbs win most often near the target's floor, where the surrogate " +
+			"the evolution runs on is far off.\n\n")
 	}
 	b.WriteString("Pareto front of the final population (pareto.svg plots it):\n\n")
 	b.Write(ParetoTable(r.Pareto, r.Constraints))

@@ -413,13 +413,12 @@ func VerifiedEvolve(space *ofa.SearchSpace, acc AccuracyModel, exact, approx Cos
 // climbFromBetterCorner prices the smallest subnet at each resolution (one
 // exact estimate each) and, when one that fits predicts better than the
 // evolution's answer res, climbs from it on the exact model (PolishCalls
-// estimates at most) and keeps the better of the two. The sandwich rule
-// trains the smallest subnets every step, so they read above their
-// neighbours, and a predictor that has seen them knows it; the evolution
-// rarely keeps them (mcu-m7 at 100 ms on ps16: an r20 subnet predicted at
-// 91.06%, where the smallest at 24 pixels predicts 91.16% and fits, and the
-// climb from it reaches 91.3%), so without this a larger budget could
-// answer worse than a smaller one near the floor.
+// estimates at most) and keeps the better of the two. Small subnets at a
+// higher resolution can beat larger ones at a lower, and the evolution on
+// the surrogate rarely keeps them (mcu-m7 at 100 ms on ps16: an r20 subnet
+// predicted at 91.06%, where the smallest at 24 pixels predicts 91.16% and
+// fits, and the climb from it reaches 91.68%); without this a larger budget
+// could answer worse than a smaller one, whose search started at the floor.
 func climbFromBetterCorner(space *ofa.SearchSpace, acc AccuracyModel, exact CostModel, cons Constraints, res *Result, workers int) (*Result, error) {
 	corners, err := smallestFitting(space, acc, exact, cons)
 	if err != nil {

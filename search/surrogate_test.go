@@ -215,8 +215,7 @@ func TestVerifiedEvolveFallsBackToExactClimb(t *testing.T) {
 }
 
 // cornerAcc is synthAcc with a bonus for the smallest subnet at the
-// highest resolution, as the sandwich rule gives a real supernet's smallest
-// subnets: a point the evolution's mutations rarely land on.
+// highest resolution: a point the evolution's mutations rarely land on.
 type cornerAcc struct{ synthAcc }
 
 func (c cornerAcc) PredictBatch(archs []ofa.Arch) []float64 {

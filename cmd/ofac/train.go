@@ -29,7 +29,7 @@ type trainCmd struct {
 	Resume bool   `help:"Continue the run saved in --out exactly where it stopped (its saved settings apply)."`
 	Arch   string `placeholder:"ARCH" help:"Train this one architecture from scratch instead of progressive shrinking: largest, smallest, random:SEED or a JSON file."`
 	Epochs int    `default:"20" help:"Epochs for --arch training."`
-	Space  string `default:"default" enum:"${spaces}" help:"Search space: default; tiny for smoke tests; fine, default with less downsampling; wide, fine at 1.5 times the width; near, fine at resolutions 24-30 (MODELS.md) (${enum})."`
+	Space  string `default:"default" enum:"${spaces}" help:"Search space: default, the reference's shape; tiny for smoke tests; fine, default with less downsampling (the shipped supernet's); wide, fine at 1.5 times the width; near, fine at resolutions 24-30 (MODELS.md) (${enum})."`
 	Init   string `placeholder:"CKPT" help:"Start from the weights (and, if it has one, the distillation teacher) of this checkpoint (same space): the largest network trained with --arch largest as the full phase, or a supernet to continue with later phases only."`
 
 	Teacher string `placeholder:"CKPT" help:"Distil every phase, the full one included, from the largest network of this checkpoint (same space), shown every batch at that subnet's resolution (28 pixels), instead of from the network this run's full phase trains: for example one trained with --arch largest (MODELS.md)."`

@@ -48,8 +48,9 @@ func (s *SearchSpace) MaxDepth() int { return s.Depths[len(s.Depths)-1] }
 // MaxBlocks is the number of elastic blocks the supernet stores.
 func (s *SearchSpace) MaxBlocks() int { return len(s.Stages) * s.MaxDepth() }
 
-// Default is the space of the shipped supernet: stages in the reference's
-// shape (SE in stages 2, 4 and 5; ReLU in 1-2, h-swish in 3-5; strides
+// Default is the reference-shaped space, the one every shipped supernet up
+// to ps11 was trained in (the shipped ps16 is of Fine): stages in the
+// reference's shape (SE in stages 2, 4 and 5; ReLU in 1-2, h-swish in 3-5; strides
 // 1,2,2,1,2 after a stride-2 stem, so 28x28 inputs reach 2x2 before the head).
 var Default = SearchSpace{
 	Stem:  16,
@@ -87,9 +88,10 @@ var Tiny = SearchSpace{
 // Fine is Default with less downsampling: a stride-1 stem and first block
 // (stage 1 takes the stride instead) and a stride-1 stage 5, so 28x28
 // inputs reach 4x4 before the head instead of 2x2, for about 1.3 times the
-// largest subnet's MACs. It is the experiment of MODELS.md ("Less
+// largest subnet's MACs. It began as the experiment of MODELS.md ("Less
 // downsampling") on whether the stride-2 stem and the 2x2 last stage bound
-// the largest subnet's accuracy.
+// the largest subnet's accuracy, and is the space of the shipped supernet
+// (ps16).
 var Fine = func() SearchSpace {
 	s := Default
 	s.StemStride1 = true

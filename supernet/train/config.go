@@ -93,7 +93,9 @@ func FixedPhase(a ofa.Arch, epochs int, lr float64) Phase {
 	return Phase{Name: "fixed", Epochs: epochs, LR: lr, Samples: 1, Resolutions: []int{a.R}, Fixed: &a}
 }
 
-// DefaultConfig is the shipped supernet's recipe.
+// DefaultConfig is the recipe ofac train runs without flags; the shipped
+// supernet was trained with flags on top of it (its commands are in
+// MODELS.md).
 func DefaultConfig(s ofa.SearchSpace) Config {
 	return Config{Optim: optim.DefaultConfig(), BatchSize: 128, Seed: 1, KDRatio: 1, Phases: Schedule(s), CalibImages: 2000}
 }
