@@ -36,10 +36,10 @@ type Record struct {
 // The list opens with the corners, the smallest and the largest subnet at
 // each resolution: searches under tight and loose budgets end there, and
 // drawing every choice on its own almost never reaches them (the smallest
-// default subnet is one draw in 3^25 at a given resolution). The rest come from
-// spreadArch, which keeps each choice uniform but spreads subnet sizes from
-// corner to corner, so the predictor learns the ends of the space and not
-// only its crowded middle (MODELS.md, "Accuracy data near the corners").
+// default subnet is one draw in 3^25 at a given resolution). The rest come
+// from spreadArch, which keeps each choice uniform but spreads subnet sizes
+// from corner to corner, so the predictor learns the ends of the space and
+// not only its crowded middle (MODELS.md, "Accuracy data near the corners").
 func SampleArchs(space *ofa.SearchSpace, n int, seed uint64) []ofa.Arch {
 	rng := rand.New(rand.NewPCG(seed, 0xacc))
 	seen := map[string]bool{}
@@ -64,12 +64,12 @@ func SampleArchs(space *ofa.SearchSpace, n int, seed uint64) []ofa.Arch {
 }
 
 // spreadArch draws one size level p uniform in [0, 1] and then each
-// kernel, expand and depth choice as the p-quantile of a binomial over
-// its options: on its own every choice is still uniform (the binomial
-// averaged over a uniform p is), but the choices of one arch lean together,
-// so small, middle and large subnets come about equally often instead of
-// almost all in the middle. The resolution stays an independent uniform
-// draw, so every size is seen at every resolution.
+// kernel, expand and depth choice as the option whose index is drawn from
+// Binomial(options-1, p): on its own every choice is still uniform (the
+// binomial averaged over a uniform p is), but the choices of one arch lean
+// together, so small, middle and large subnets come about equally often
+// instead of almost all in the middle. The resolution stays an independent
+// uniform draw, so every size is seen at every resolution.
 func spreadArch(space *ofa.SearchSpace, rng *rand.Rand) ofa.Arch {
 	p := rng.Float64()
 	pick := func(opts []int) int {
