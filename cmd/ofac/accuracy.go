@@ -41,8 +41,8 @@ func (c *accuracyDataCmd) Help() string {
 and run it again to continue.
 
 The samples open with the smallest and the largest subnet at each resolution,
-where searches under tight and loose budgets end; the rest spread evenly over
-subnet sizes, from near the smallest to near the largest.`
+where searches under tight and loose budgets end; the rest spread about evenly
+over subnet sizes, from near the smallest to near the largest.`
 }
 
 func (c *accuracyDataCmd) Run(e *env) error {

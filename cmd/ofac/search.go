@@ -223,7 +223,8 @@ kept, so every figure printed is the backend's own; a short hill climb on the
 exact model from the best of them takes up the slack the surrogate leaves.
 Hill climbs from the smallest subnets run too, from every resolution near the
 target's floor (where the surrogate is far off) and elsewhere from the best
-one when it beats the evolution; the last line says when one of them won.
+of them when it predicts above the evolution's answer; the last line says when
+one of them won.
 Resources not given default to the target's capacity. An unreachable budget
 exits with code 2 and the smallest value the target can reach.
 
