@@ -388,12 +388,7 @@ func VerifiedEvolve(space *ofa.SearchSpace, acc AccuracyModel, exact, approx Cos
 				if err != nil {
 					return nil, err
 				}
-				pop := dedupe(space, append(res.Population, climbed.Population...))
-				sortPop(pop)
-				res.Fallback = Key(space, pop[0].Arch) != Key(space, res.Best.Arch)
-				res.Population, res.Best = pop, pop[0]
-				res.Predictions += climbed.Predictions
-				return res, nil
+				return adoptClimbs(space, res, climbed.Population, climbed.Predictions), nil
 			}
 			for k, r := range worst {
 				if r > 1 {
@@ -432,12 +427,18 @@ func climbFromBetterCorner(space *ofa.SearchSpace, acc AccuracyModel, exact Cost
 	if err != nil {
 		return nil, err
 	}
-	pop := dedupe(space, append(res.Population, more...))
+	return adoptClimbs(space, res, more, predicted), nil
+}
+
+// adoptClimbs merges the subnets climbs found (predictions made on the way)
+// into the evolution's answer res; Fallback says whether one of them won.
+func adoptClimbs(space *ofa.SearchSpace, res *Result, climbed []Candidate, predictions int) *Result {
+	pop := dedupe(space, append(res.Population, climbed...))
 	sortPop(pop)
 	res.Fallback = Key(space, pop[0].Arch) != Key(space, res.Best.Arch)
 	res.Population, res.Best = pop, pop[0]
-	res.Predictions += predicted
-	return res, nil
+	res.Predictions += predictions
+	return res
 }
 
 // climbFromSmallest climbs on the exact model from the smallest subnet at

@@ -234,7 +234,7 @@ func (c cornerAcc) PredictBatch(archs []ofa.Arch) []float64 {
 // smallest subnet at each resolution that fits, climbing from the best of
 // them when the evolution missed it, and says so.
 func TestVerifiedEvolveClimbsFromABetterCorner(t *testing.T) {
-	space := ofa.Tiny
+	space := ofa.Default
 	exact := macCost{ofa.New(space, 1)}
 	acc := cornerAcc{synthAcc{space}}
 	corner := space.Smallest()

@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/ofac-dev/ofac/search"
+	"github.com/ofac-dev/ofac/supernet/ofa"
 )
 
 func main() {
@@ -70,25 +71,36 @@ func errorBySize(w io.Writer, p *search.Predictor, path string) error {
 		return fmt.Errorf("%s holds no accuracy records", path)
 	}
 	sp := &p.Space
-	lo, hi := sp.Depths[0]*len(sp.Stages), sp.MaxDepth()*len(sp.Stages)
-	var n [3]int
-	var sum, sq [3]float64
-	for _, r := range recs {
+	archs := make([]ofa.Arch, len(recs))
+	for i, r := range recs {
+		// The default and fine spaces take the same archs: only the name
+		// the records carry tells a predictor of the other space.
+		if r.Space != "" && r.Space != sp.Name() {
+			return fmt.Errorf("%s: records of the %s space, and the predictor is of the %s space", path, r.Space, sp.Name())
+		}
 		if err := sp.Validate(r.Arch); err != nil {
 			return fmt.Errorf("%s: %v", path, err)
 		}
-		blocks := 0
-		for _, d := range r.Arch.D {
-			blocks += d
-		}
-		band := (blocks - lo) * 3 / (hi - lo + 1)
-		e := 100 * (p.Predict(r.Arch) - r.Top1)
-		n[band]++
-		sum[band] += e
-		sq[band] += e * e
+		archs[i] = r.Arch
+	}
+	lo, hi := sp.Depths[0]*len(sp.Stages), sp.MaxDepth()*len(sp.Stages)
+	band := func(blocks int) int { return (blocks - lo) * 3 / (hi - lo + 1) }
+	var n [3]int
+	var sum, sq [3]float64
+	for i, pred := range p.PredictBatch(archs) {
+		b := band(blocks(archs[i]))
+		e := 100 * (pred - recs[i].Top1)
+		n[b]++
+		sum[b] += e
+		sq[b] += e * e
 	}
 	for b := range 3 {
-		from, to := lo+(b*(hi-lo+1)+2)/3, lo+((b+1)*(hi-lo+1)+2)/3-1
+		from, to := hi, lo
+		for k := lo; k <= hi; k++ {
+			if band(k) == b {
+				from, to = min(from, k), max(to, k)
+			}
+		}
 		if n[b] == 0 {
 			fmt.Fprintf(w, "%s\tblocks %d-%d\tno records\n", path, from, to)
 			continue
@@ -96,4 +108,13 @@ func errorBySize(w io.Writer, p *search.Predictor, path string) error {
 		fmt.Fprintf(w, "%s\tblocks %d-%d\t%d records\tmean error %+.2f\tRMSE %.2f\n", path, from, to, n[b], sum[b]/float64(n[b]), math.Sqrt(sq[b]/float64(n[b])))
 	}
 	return nil
+}
+
+// blocks is how many MBConv blocks a runs: the sum of its stage depths.
+func blocks(a ofa.Arch) int {
+	n := 0
+	for _, d := range a.D {
+		n += d
+	}
+	return n
 }

@@ -83,6 +83,12 @@ func TestErrorBySize(t *testing.T) {
 	if out.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", out.String(), want)
 	}
+	// Records of another space with the same archs are refused, not scored.
+	line, _ := json.Marshal(search.Record{Space: "fine", Arch: space.Smallest(), Top1: 0.8, Images: 10})
+	os.WriteFile(data, append(line, '\n'), 0o644)
+	if err := predict(&out, path, []string{data}); err == nil || !strings.Contains(err.Error(), "fine space") {
+		t.Fatalf("records of the fine space: got %v", err)
+	}
 	os.WriteFile(data, nil, 0o644)
 	if err := predict(&out, path, []string{data}); err == nil || !strings.Contains(err.Error(), "no accuracy records") {
 		t.Fatalf("empty records file: got %v", err)
