@@ -32,7 +32,7 @@ type trainCmd struct {
 	Space  string `default:"default" enum:"${spaces}" help:"Search space: default, the reference's shape; tiny for smoke tests; fine, default with less downsampling (the shipped supernet's); wide, fine at 1.5 times the width; near, fine at resolutions 24-30 (MODELS.md) (${enum})."`
 	Init   string `placeholder:"CKPT" help:"Start from the weights (and, if it has one, the distillation teacher) of this checkpoint (same space): the largest network trained with --arch largest as the full phase, or a supernet to continue with later phases only."`
 
-	Teacher string `placeholder:"CKPT" help:"Distil every phase, the full one included, from the largest network of this checkpoint (same space), shown every batch at that subnet's resolution (28 pixels), instead of from the network this run's full phase trains: for example one trained with --arch largest (MODELS.md)."`
+	Teacher []string `placeholder:"CKPT,..." help:"Distil every phase, the full one included, from the largest network of this checkpoint (same space), shown every batch at that subnet's resolution (28 pixels), instead of from the network this run's full phase trains: for example one trained with --arch largest (MODELS.md). Several, comma-separated, teach together: the mean of their softmax outputs (measure first that they beat their best member: go run ./bench/ensemble)."`
 
 	PhaseEpochs map[string]int     `placeholder:"PHASE=N;..." help:"Epochs per progressive-shrinking phase, e.g. full=12;kernel=3 (phases: full, kernel, depth1, depth2, expand1, expand2; 0 skips one)."`
 	PhaseLR     map[string]float64 `name:"phase-lr" placeholder:"PHASE=LR;..." help:"Peak learning rate per phase."`
@@ -146,7 +146,10 @@ func (c *trainCmd) fresh(warn io.Writer) (*train.Checkpoint, error) {
 		}
 		p.LR = lr
 	}
-	if c.Teacher != "" {
+	if len(c.Teacher) > train.MaxTeachers {
+		return nil, usageError{fmt.Errorf("--teacher: %d checkpoints, at most %d", len(c.Teacher), train.MaxTeachers)}
+	}
+	if len(c.Teacher) > 0 {
 		for i := range cfg.Phases {
 			cfg.Phases[i].Distill = true
 		}
@@ -157,19 +160,20 @@ func (c *trainCmd) fresh(warn io.Writer) (*train.Checkpoint, error) {
 	if err := cfg.Validate(space); err != nil {
 		return nil, usageError{err}
 	}
-	var teacher *ofa.Net
-	if c.Teacher != "" {
-		from, err := c.loadSameSpace("--teacher", c.Teacher)
+	var teachers []*ofa.Net
+	for _, path := range c.Teacher {
+		from, err := c.loadSameSpace("--teacher", path)
 		if err != nil {
 			return nil, err
 		}
-		teacher = ofa.New(space, 0)
+		teacher := ofa.New(space, 0)
 		if err := teacher.CopyFrom(from.Net); err != nil {
-			return nil, fmt.Errorf("--teacher %s: %w", c.Teacher, err)
+			return nil, fmt.Errorf("--teacher %s: %w", path, err)
 		}
 		if !slices.Contains(from.TrainedResolutions(), cfg.TeacherRes) {
-			fmt.Fprintf(warn, "warning: --teacher %s has not trained at %d pixels, where it teaches\n", c.Teacher, cfg.TeacherRes)
+			fmt.Fprintf(warn, "warning: --teacher %s has not trained at %d pixels, where it teaches\n", path, cfg.TeacherRes)
 		}
+		teachers = append(teachers, teacher)
 	}
 	net := ofa.New(space, c.Seed)
 	if c.Init != "" {
@@ -184,14 +188,14 @@ func (c *trainCmd) fresh(warn io.Writer) (*train.Checkpoint, error) {
 			warnUntrainedResolutions(warn, c.Init, from.TrainedResolutions(), cfg.Phases)
 		}
 		// A supernet checkpoint past its full phase carries the frozen
-		// teacher; keep it, so a schedule can continue with later phases
+		// teacher (or those it was given); keep them, so a schedule can continue with later phases
 		// only (--phase-epochs full=0;...) and still distil from the
 		// network the full phase trained.
-		if from.Teacher != nil && teacher == nil {
-			teacher = from.Teacher
+		if teachers == nil {
+			teachers = from.Teachers
 		}
 	}
-	return &train.Checkpoint{Config: cfg, Net: net, Teacher: teacher}, nil
+	return &train.Checkpoint{Config: cfg, Net: net, Teachers: teachers}, nil
 }
 
 // loadSameSpace reads the checkpoint named by flag and refuses one of

@@ -125,11 +125,11 @@ func TestTrainInit(t *testing.T) {
 	}
 	a, _ := train.LoadCheckpoint(first)
 	b, _ := train.LoadCheckpoint(second)
-	if b.Teacher == nil || len(b.State.History) != 1 || b.State.History[0].Phase != "kernel" {
-		t.Fatalf("second run: teacher %v, history %+v", b.Teacher != nil, b.State.History)
+	if len(b.Teachers) != 1 || len(b.State.History) != 1 || b.State.History[0].Phase != "kernel" {
+		t.Fatalf("second run: %d teachers, history %+v", len(b.Teachers), b.State.History)
 	}
 	// The teacher is the network it started from.
-	if a.Net.Params()[0].Data[0] != b.Teacher.Params()[0].Data[0] {
+	if a.Net.Params()[0].Data[0] != b.Teachers[0].Params()[0].Data[0] {
 		t.Fatal("the teacher is not the --init network")
 	}
 	// Continuing a supernet with later phases only distils from its
@@ -144,7 +144,7 @@ func TestTrainInit(t *testing.T) {
 		t.Errorf("warned though the kernel phase trained every resolution: %q", errOut)
 	}
 	c, _ := train.LoadCheckpoint(third)
-	if c.Teacher == nil || c.Teacher.Params()[0].Data[0] != b.Teacher.Params()[0].Data[0] {
+	if len(c.Teachers) != 1 || c.Teachers[0].Params()[0].Data[0] != b.Teachers[0].Params()[0].Data[0] {
 		t.Fatal("continuing run did not keep the --init checkpoint's teacher")
 	}
 	// Released, it keeps the weights and drops teacher and momentum.
@@ -158,8 +158,8 @@ func TestTrainInit(t *testing.T) {
 	}
 	big, _ := os.Stat(third)
 	small, _ := os.Stat(released)
-	if r.Teacher != nil || r.Momentum != nil || r.Net.Params()[0].Data[0] != c.Net.Params()[0].Data[0] || small.Size() >= big.Size() {
-		t.Fatalf("released: teacher %v, momentum %v, %d bytes from %d", r.Teacher != nil, r.Momentum != nil, small.Size(), big.Size())
+	if r.Teachers != nil || r.Momentum != nil || r.Net.Params()[0].Data[0] != c.Net.Params()[0].Data[0] || small.Size() >= big.Size() {
+		t.Fatalf("released: %d teachers, momentum %v, %d bytes from %d", len(r.Teachers), r.Momentum != nil, small.Size(), big.Size())
 	}
 	// A run stopped early is released only when asked for by name.
 	stopped := filepath.Join(dir, "stopped.ckpt")
@@ -246,11 +246,33 @@ func TestTrainTeacher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Teacher == nil || a.Net.Params()[0].Data[0] != b.Teacher.Params()[0].Data[0] {
+	if len(b.Teachers) != 1 || a.Net.Params()[0].Data[0] != b.Teachers[0].Params()[0].Data[0] {
 		t.Fatal("the run's teacher is not the --teacher network")
 	}
 	if b.Config.TeacherRes != 12 || !b.Config.Phases[0].Distill {
 		t.Fatalf("teacher resolution %d, full phase distils %v; want 12 (tiny's largest) and true", b.Config.TeacherRes, b.Config.Phases[0].Distill)
+	}
+	// Two teachers, comma-separated, teach together, in the order given.
+	second := filepath.Join(dir, "second.ckpt")
+	if code, _, errOut := ofac(t, append(base, "--arch", "largest", "--epochs", "1", "--seed", "2", "-o", second)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	pair := filepath.Join(dir, "pair.ckpt")
+	args = append(base, "--teacher", teacher+","+second, "-o", pair, "--phase-epochs", "full=1;kernel=0;depth1=0;depth2=0;expand1=0;expand2=0")
+	if code, _, errOut := ofac(t, args...); code != 0 {
+		t.Fatalf("exit %d: %q", code, errOut)
+	}
+	c, _ := train.LoadCheckpoint(second)
+	p, err := train.LoadCheckpoint(pair)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Teachers) != 2 || p.Teachers[0].Params()[0].Data[0] != a.Net.Params()[0].Data[0] || p.Teachers[1].Params()[0].Data[0] != c.Net.Params()[0].Data[0] {
+		t.Fatalf("--teacher A,B: %d teachers, want A then B", len(p.Teachers))
+	}
+	many := strings.Repeat(teacher+",", train.MaxTeachers) + teacher
+	if code, _, errOut := ofac(t, append(base, "--teacher", many, "-o", filepath.Join(dir, "many.ckpt"))...); code != 2 || !strings.Contains(errOut, "at most") {
+		t.Fatalf("%d teachers: exit %d, %q; want exit 2", train.MaxTeachers+1, code, errOut)
 	}
 	bad := []string{"train", "--data", dir, "--teacher", teacher, "-o", filepath.Join(dir, "x.ckpt"), "-q"}
 	if code, _, errOut := ofac(t, bad...); code != 2 || !strings.Contains(errOut, "--teacher") || !strings.Contains(errOut, "--space tiny") {

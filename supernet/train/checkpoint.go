@@ -67,7 +67,12 @@ type Checkpoint struct {
 	State    State
 	Net      *ofa.Net
 	Momentum [][]float32 // one per parameter; nil before the first step
-	Teacher  *ofa.Net    // nil until the full phase ends
+	// Teachers are the networks a distilling phase learns from, the mean of
+	// their softmax outputs (an ensemble teaches better than its best
+	// member when its members err on different images; bench/ensemble
+	// measures that). Nil until the full phase ends, which freezes the
+	// trained network as the one teacher, unless given from outside.
+	Teachers []*ofa.Net
 }
 
 type ckptHeader struct {
@@ -79,14 +84,27 @@ type ckptHeader struct {
 	BNs      []int           `json:"bns"`    // channel counts, in Net.BatchNorms order
 	Momentum bool            `json:"momentum"`
 	Teacher  bool            `json:"teacher"`
+	// Teachers counts them when there are more than one; files written
+	// before ensembles existed say only Teacher.
+	Teachers int `json:"teachers,omitempty"`
 }
+
+// MaxTeachers bounds the teachers of a run, so a corrupt header cannot ask
+// for unbounded memory; each costs a forward pass a step.
+const MaxTeachers = 8
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Encode serialises a checkpoint.
 func (c *Checkpoint) Encode() ([]byte, error) {
 	h := ckptHeader{Version: ckptVersion, Space: c.Net.Space, Config: c.Config, State: c.State,
-		Momentum: c.Momentum != nil, Teacher: c.Teacher != nil}
+		Momentum: c.Momentum != nil, Teacher: len(c.Teachers) > 0}
+	if len(c.Teachers) > 1 {
+		h.Teachers = len(c.Teachers)
+	}
+	if len(c.Teachers) > MaxTeachers {
+		return nil, fmt.Errorf("checkpoint: %d teachers, at most %d", len(c.Teachers), MaxTeachers)
+	}
 	for _, p := range c.Net.Params() {
 		h.Params = append(h.Params, len(p.Data))
 	}
@@ -111,8 +129,8 @@ func (c *Checkpoint) Encode() ([]byte, error) {
 			writeFloats(&b, m)
 		}
 	}
-	if c.Teacher != nil {
-		writeNet(&b, c.Teacher)
+	for _, t := range c.Teachers {
+		writeNet(&b, t)
 	}
 	binary.Write(&b, binary.LittleEndian, crc32.Checksum(b.Bytes(), castagnoli))
 	return b.Bytes(), nil
@@ -203,11 +221,19 @@ func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
 			c.Momentum = append(c.Momentum, m)
 		}
 	}
-	if h.Teacher {
-		c.Teacher = ofa.New(h.Space, 0)
-		if err := r.net(c.Teacher, h); err != nil {
+	teachers := h.Teachers
+	if h.Teacher && teachers == 0 {
+		teachers = 1
+	}
+	if teachers < 0 || teachers > MaxTeachers || teachers > 0 && !h.Teacher {
+		return nil, fmt.Errorf("checkpoint header is invalid: %d teachers (teacher %v), want 0-%d", h.Teachers, h.Teacher, MaxTeachers)
+	}
+	for range teachers {
+		t := ofa.New(h.Space, 0)
+		if err := r.net(t, h); err != nil {
 			return nil, err
 		}
+		c.Teachers = append(c.Teachers, t)
 	}
 	if len(r.b) != 0 {
 		return nil, fmt.Errorf("checkpoint is corrupted: %d bytes left over", len(r.b))
@@ -301,11 +327,11 @@ func (c *Checkpoint) StripTimings() {
 }
 
 // Release drops what only a continuing run needs, the optimiser's momentum
-// and the distillation teacher, leaving the weights, config and learning
+// and the distillation teachers, leaving the weights, config and learning
 // curve: the form the supernet ships in (about a third of the size).
 func (c *Checkpoint) Release() {
 	c.Momentum = nil
-	c.Teacher = nil
+	c.Teachers = nil
 }
 
 // Remaining estimates how long the run still needs: each epoch left at the
@@ -371,7 +397,7 @@ func (c *Checkpoint) phaseWork(name string) float64 {
 
 // imageWork is the expected multiply-accumulates one training image costs
 // in phase ph: forward and backward (about three forward passes) of every
-// subnet a step samples, plus the teacher's forward pass when the phase
+// subnet a step samples, plus each teacher's forward pass when the phase
 // distils. The expectation is over a fixed draw of the phase's subnets and
 // resolutions, so the estimate is the same every time it is asked for.
 func (c *Checkpoint) imageWork(ph Phase) float64 {
@@ -389,7 +415,7 @@ func (c *Checkpoint) imageWork(ph Phase) float64 {
 		if ph.Distill && c.Config.KDRatio > 0 {
 			teacher := c.Net.Space.Largest()
 			teacher.R = c.Config.teacherRes(res)
-			work += float64(c.Net.MACs(teacher))
+			work += float64(c.Net.MACs(teacher)) * float64(max(1, len(c.Teachers)))
 		}
 	}
 	return work / draws

@@ -2,6 +2,8 @@ package train
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -57,14 +59,14 @@ func TestTinyProgressiveShrinking(t *testing.T) {
 			t.Errorf("epoch %d ran phase %s, want %s", i, rec.Phase, PhaseNames[i])
 		}
 	}
-	if ck.Teacher == nil {
+	if len(ck.Teachers) == 0 {
 		t.Fatal("no teacher was frozen after the full phase")
 	}
 	back, err := LoadCheckpoint(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !back.State.Done(back.Config) || back.Teacher == nil {
+	if !back.State.Done(back.Config) || len(back.Teachers) == 0 {
 		t.Fatalf("saved checkpoint is not finished: %+v", back.State)
 	}
 	// Every subnet must be far above chance (0.1) after one epoch per phase.
@@ -179,6 +181,44 @@ func TestCheckpointRejectsBadFiles(t *testing.T) {
 	again, _ := back.Encode()
 	if !bytes.Equal(good, again) {
 		t.Fatal("decode(encode(checkpoint)) does not encode to the same bytes")
+	}
+}
+
+// TestCheckpointTeachers checks every teacher of an ensemble survives a
+// round trip in order, a file with one teacher is written as before
+// ensembles existed, and a header asking for too many is refused.
+func TestCheckpointTeachers(t *testing.T) {
+	for n := range 3 {
+		ck := &Checkpoint{Config: DefaultConfig(ofa.Tiny), Net: ofa.New(ofa.Tiny, 1)}
+		for i := range n {
+			ck.Teachers = append(ck.Teachers, ofa.New(ofa.Tiny, uint64(10+i)))
+		}
+		b, err := ck.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bytes.Contains(b, []byte(`"teachers"`)); got != (n > 1) {
+			t.Errorf("%d teachers: header names a count %v, want %v", n, got, n > 1)
+		}
+		back, err := DecodeCheckpoint(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(back.Teachers) != n {
+			t.Fatalf("%d teachers written, %d read", n, len(back.Teachers))
+		}
+		for i, tn := range back.Teachers {
+			if !slices.Equal(tn.Params()[0].Data, ck.Teachers[i].Params()[0].Data) {
+				t.Fatalf("teacher %d of %d read back with other weights", i, n)
+			}
+		}
+		if n == 2 {
+			bad := bytes.Replace(b, []byte(`"teachers":2`), []byte(`"teachers":9`), 1)
+			binary.LittleEndian.PutUint32(bad[len(bad)-4:], crc32.Checksum(bad[:len(bad)-4], castagnoli))
+			if _, err := DecodeCheckpoint(bad); err == nil || !strings.Contains(err.Error(), "9 teachers") {
+				t.Errorf("header asking for 9 teachers: err %v, want a refusal", err)
+			}
+		}
 	}
 }
 
@@ -317,13 +357,13 @@ func TestSandwich(t *testing.T) {
 func TestOutsideTeacher(t *testing.T) {
 	// fullEpoch trains one epoch of the full phase and returns the trained
 	// network's weights and the teacher the run ends with.
-	fullEpoch := func(teacher *ofa.Net, teacherRes int) ([]float32, *ofa.Net) {
+	fullEpoch := func(teacher *ofa.Net, teacherRes int, more ...*ofa.Net) ([]float32, *ofa.Net) {
 		ck, splits := tinyRun(t)
 		ck.Config.Phases = ck.Config.Phases[:1]
 		if teacher != nil {
 			ck.Config.Phases[0].Distill = true
 			ck.Config.TeacherRes = teacherRes
-			ck.Teacher = teacher
+			ck.Teachers = append([]*ofa.Net{teacher}, more...)
 		}
 		if err := Run(ck, splits, filepath.Join(t.TempDir(), "t.ckpt"), nil); err != nil {
 			t.Fatal(err)
@@ -332,7 +372,7 @@ func TestOutsideTeacher(t *testing.T) {
 		for _, p := range ck.Net.Params() {
 			w = append(w, p.Data...)
 		}
-		return w, ck.Teacher
+		return w, ck.Teachers[0]
 	}
 	teacher := ofa.New(ofa.Tiny, 7)
 	before := teacher.Clone()
@@ -352,6 +392,19 @@ func TestOutsideTeacher(t *testing.T) {
 	}
 	if slices.Equal(taught, fixed) {
 		t.Error("teacher resolution 12 trained the same weights as the student's (8 and 12 drawn per batch)")
+	}
+	// Two teachers teach the mean of their softmax outputs: a teacher
+	// twice over teaches what it does alone (halving is exact in floating
+	// point), and another beside it changes what is learnt.
+	twice, _ := fullEpoch(teacher, 0, teacher)
+	if !slices.Equal(twice, taught) {
+		t.Error("the same teacher twice trained other weights than once")
+	}
+	other := ofa.New(ofa.Tiny, 8)
+	alongside, _ := fullEpoch(teacher, 0, other)
+	otherAlone, _ := fullEpoch(other, 0)
+	if slices.Equal(alongside, taught) || slices.Equal(alongside, otherAlone) {
+		t.Error("an ensemble of two teachers trained the same weights as one of them alone")
 	}
 	// A checkpoint's config is read from a file: a resolution outside the
 	// space (which bounds the teacher's image buffer) is refused.

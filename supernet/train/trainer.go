@@ -63,8 +63,8 @@ func Run(ck *Checkpoint, splits *data.Splits, path string, prog Progress) error 
 // restarts (each phase is a fresh optimiser, as in the reference).
 func (ck *Checkpoint) nextPhase() error {
 	ph := ck.Config.Phases[ck.State.Phase]
-	if ph.Name == "full" && ck.Teacher == nil {
-		ck.Teacher = ck.Net.Clone()
+	if ph.Name == "full" && len(ck.Teachers) == 0 {
+		ck.Teachers = []*ofa.Net{ck.Net.Clone()}
 	}
 	ck.State.Phase++
 	ck.State.Epoch = 0
@@ -123,18 +123,17 @@ func (ck *Checkpoint) epoch(splits *data.Splits, prog Progress) (EpochRecord, er
 		n := ep.Fill(step, res, x, labels)
 		xb := tensor.FromSlice(x[:n*res*res], n, 1, res, res)
 		var teacher *tensor.Tensor
-		if ph.Distill && ck.Teacher != nil && cfg.KDRatio > 0 {
-			// The teacher sees the student's images, at the student's
-			// resolution unless the config fixes its own (the augmentation of
-			// an image depends only on its position, so both fills match).
+		if ph.Distill && len(ck.Teachers) > 0 && cfg.KDRatio > 0 {
+			// The teachers see the student's images, at the student's
+			// resolution unless the config fixes their own (the augmentation
+			// of an image depends only on its position, so both fills match).
 			ta, txb := ck.teacherArch(cfg.teacherRes(res)), xb
 			if ta.R != res {
 				ep.Fill(step, ta.R, xt, labels)
 				txb = tensor.FromSlice(xt[:n*ta.R*ta.R], n, 1, ta.R, ta.R)
 			}
-			logits, _ := ck.Teacher.Forward(tws, ta, txb, ofa.Teacher, nil, 0, nil)
-			flops += 2 * float64(ck.Teacher.MACs(ta)) * float64(n) // forward only
-			teacher = nn.Softmax(tws, logits)
+			teacher = ck.teach(tws, ta, txb)
+			flops += 2 * float64(ck.Teachers[0].MACs(ta)) * float64(len(ck.Teachers)*n) // forward only
 		}
 		opt.ZeroGrad()
 		for s := 0; s < ph.Samples; s++ {
@@ -225,8 +224,30 @@ func (ck *Checkpoint) largest(ph Phase) ofa.Arch {
 	return ck.Net.Space.Largest()
 }
 
+// teach returns the distillation target of a batch: the teachers' softmax
+// outputs, averaged when there are several. One teacher's is returned as
+// is, so a run with one teacher trains the same weights as before
+// ensembles existed.
+func (ck *Checkpoint) teach(ws *tensor.Arena, a ofa.Arch, x *tensor.Tensor) *tensor.Tensor {
+	var mean *tensor.Tensor
+	for i, t := range ck.Teachers {
+		logits, _ := t.Forward(ws, a, x, ofa.Teacher, nil, 0, nil)
+		p := nn.Softmax(ws, logits)
+		if len(ck.Teachers) == 1 {
+			return p
+		}
+		if i == 0 {
+			mean = ws.Like(p)
+		}
+		for j, v := range p.Data {
+			mean.Data[j] += v / float32(len(ck.Teachers))
+		}
+	}
+	return mean
+}
+
 func (ck *Checkpoint) teacherArch(res int) ofa.Arch {
-	a := ck.Teacher.Space.Largest()
+	a := ck.Teachers[0].Space.Largest()
 	a.R = res
 	return a
 }

@@ -7,6 +7,7 @@ GO_TARGETS = [
     "//bench/accuracy-compare:accuracy-compare",
     "//bench/average-ckpt:average-ckpt",
     "//bench/curve:curve",
+    "//bench/ensemble:ensemble",
     "//bench/int8-ablation:int8-ablation",
     "//bench/predict:predict",
     "//cmd/ofac:ofac",

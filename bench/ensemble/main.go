@@ -1,0 +1,99 @@
+// Command ensemble measures whether an ensemble of trained networks would
+// make a stronger distillation teacher than its best member: it prints each
+// member's top-1 and the top-1 of the members' mean softmax, on the test set
+// or the validation split.
+//
+//	go run ./bench/ensemble runs/ps12/full.ckpt runs/t2/full.ckpt
+//	go run ./bench/ensemble -split val runs/ps12/full.ckpt runs/ps16/supernet.ckpt@l20.json
+//
+// A member is a checkpoint, evaluated at its largest subnet, or
+// CHECKPOINT@ARCH for another subnet (largest, smallest, random:SEED or a
+// JSON file). Batch norm is recalibrated on training images first, as
+// ofac eval does, so a member's figure is the one ofac eval prints.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/ofac-dev/ofac/supernet/data"
+	"github.com/ofac-dev/ofac/supernet/nn"
+	"github.com/ofac-dev/ofac/supernet/tensor"
+	"github.com/ofac-dev/ofac/supernet/train"
+)
+
+func main() {
+	split := flag.String("split", "test", "data to measure on: test or val")
+	dir := flag.String("data", "", "folder with the Fashion-MNIST files (default: the Debian package's)")
+	flag.Parse()
+	if flag.NArg() < 2 || (*split != "test" && *split != "val") {
+		fmt.Fprintln(os.Stderr, "usage: ensemble [-split test|val] [-data DIR] CKPT[@ARCH] CKPT[@ARCH]...")
+		os.Exit(2)
+	}
+	if err := run(*dir, *split, flag.Args()); err != nil {
+		fmt.Fprintln(os.Stderr, "ensemble:", err)
+		os.Exit(1)
+	}
+}
+
+// calibImages and batch are those of ofac eval.
+const (
+	calibImages = 2000
+	batch       = 128
+)
+
+func run(dir, split string, members []string) error {
+	splits, err := data.Load(dir)
+	if err != nil {
+		return err
+	}
+	set := splits.Test
+	if split == "val" {
+		set = splits.Val
+	}
+	var probs []*tensor.Tensor
+	for _, m := range members {
+		path, choice, _ := strings.Cut(m, "@")
+		if choice == "" {
+			choice = "largest"
+		}
+		ck, err := train.LoadCheckpoint(path)
+		if err != nil {
+			return err
+		}
+		a, err := ck.Net.Space.ResolveArch(choice)
+		if err != nil {
+			return fmt.Errorf("%s: %w", m, err)
+		}
+		stats := train.Recalibrate(ck.Net, a, splits.Train, calibImages, batch)
+		p := nn.Softmax(tensor.NewArena(0), train.Logits(ck.Net, a, stats, set, batch))
+		fmt.Printf("%-40s %s top-1 %.2f%%\n", m, split, 100*top1(p, set.Labels))
+		probs = append(probs, p)
+	}
+	fmt.Printf("%-40s %s top-1 %.2f%% (mean softmax of %d)\n", "ensemble", split, 100*top1(meanRows(probs), set.Labels), len(probs))
+	return nil
+}
+
+// meanRows is the element-wise mean of equally shaped tensors.
+func meanRows(ts []*tensor.Tensor) *tensor.Tensor {
+	out := tensor.New(ts[0].Shape...)
+	for _, t := range ts {
+		for i, v := range t.Data {
+			out.Data[i] += v / float32(len(ts))
+		}
+	}
+	return out
+}
+
+// top1 is the share of rows whose largest entry is at the label's index.
+func top1(scores *tensor.Tensor, labels []uint8) float64 {
+	correct := 0
+	for i, p := range nn.Argmax(scores) {
+		if p == int(labels[i]) {
+			correct++
+		}
+	}
+	return float64(correct) / float64(len(labels))
+}

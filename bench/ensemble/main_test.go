@@ -1,0 +1,30 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/ofac-dev/ofac/supernet/tensor"
+)
+
+// Each member is mildly wrong on one image and confidently right on the
+// other: the mean of their softmax outputs gets both right.
+func TestMeanSoftmaxBeatsEachMember(t *testing.T) {
+	labels := []uint8{0, 1}
+	a := tensor.FromSlice([]float32{0.4, 0.6, 0.1, 0.9}, 2, 2) // wrong on image 0
+	b := tensor.FromSlice([]float32{0.9, 0.1, 0.6, 0.4}, 2, 2) // wrong on image 1
+	for name, m := range map[string]*tensor.Tensor{"a": a, "b": b} {
+		if got := top1(m, labels); got != 0.5 {
+			t.Fatalf("member %s: top-1 %g, want 0.5", name, got)
+		}
+	}
+	m := meanRows([]*tensor.Tensor{a, b})
+	want := []float32{0.65, 0.35, 0.35, 0.65}
+	for i, v := range m.Data {
+		if d := v - want[i]; d > 1e-6 || d < -1e-6 {
+			t.Fatalf("mean %v, want %v", m.Data, want)
+		}
+	}
+	if got := top1(m, labels); got != 1 {
+		t.Fatalf("ensemble: top-1 %g, want 1", got)
+	}
+}
