@@ -9,7 +9,10 @@
 // A member is a checkpoint, evaluated at its largest subnet, or
 // CHECKPOINT@ARCH for another subnet (largest, smallest, random:SEED or a
 // JSON file). Batch norm is recalibrated on training images first, as
-// ofac eval does, so a member's figure is the one ofac eval prints.
+// ofac eval does, so a member's figure is the one ofac eval prints. With
+// -flip every member also votes on the mirror image of every image (the
+// training augmentation flips, so a network knows both): a second opinion
+// of one network, for the price of a second forward pass.
 package main
 
 import (
@@ -27,12 +30,13 @@ import (
 func main() {
 	split := flag.String("split", "test", "data to measure on: test or val")
 	dir := flag.String("data", "", "folder with the Fashion-MNIST files (default: the Debian package's)")
+	flip := flag.Bool("flip", false, "each member also votes on the mirrored images")
 	flag.Parse()
-	if flag.NArg() < 2 || (*split != "test" && *split != "val") {
-		fmt.Fprintln(os.Stderr, "usage: ensemble [-split test|val] [-data DIR] CKPT[@ARCH] CKPT[@ARCH]...")
+	if flag.NArg() < 1 || (flag.NArg() < 2 && !*flip) || (*split != "test" && *split != "val") {
+		fmt.Fprintln(os.Stderr, "usage: ensemble [-split test|val] [-data DIR] [-flip] CKPT[@ARCH]... (two or more, or one with -flip)")
 		os.Exit(2)
 	}
-	if err := run(*dir, *split, flag.Args()); err != nil {
+	if err := run(*dir, *split, *flip, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "ensemble:", err)
 		os.Exit(1)
 	}
@@ -44,7 +48,7 @@ const (
 	batch       = 128
 )
 
-func run(dir, split string, members []string) error {
+func run(dir, split string, flip bool, members []string) error {
 	splits, err := data.Load(dir)
 	if err != nil {
 		return err
@@ -71,9 +75,27 @@ func run(dir, split string, members []string) error {
 		p := nn.Softmax(tensor.NewArena(0), train.Logits(ck.Net, a, stats, set, batch))
 		fmt.Printf("%-40s %s top-1 %.2f%%\n", m, split, 100*top1(p, set.Labels))
 		probs = append(probs, p)
+		if flip {
+			q := nn.Softmax(tensor.NewArena(0), train.Logits(ck.Net, a, stats, mirrored(set), batch))
+			fmt.Printf("%-40s %s top-1 %.2f%% mirrored, %.2f%% with its mirror\n", m, split, 100*top1(q, set.Labels),
+				100*top1(meanRows([]*tensor.Tensor{p, q}), set.Labels))
+			probs = append(probs, q)
+		}
 	}
 	fmt.Printf("%-40s %s top-1 %.2f%% (mean softmax of %d)\n", "ensemble", split, 100*top1(meanRows(probs), set.Labels), len(probs))
 	return nil
+}
+
+// mirrored is set with every image flipped left to right.
+func mirrored(set *data.Dataset) *data.Dataset {
+	m := *set
+	m.Pix = make([]uint8, len(set.Pix))
+	for i := 0; i < len(set.Pix); i += set.Cols {
+		for x := range set.Cols {
+			m.Pix[i+x] = set.Pix[i+set.Cols-1-x]
+		}
+	}
+	return &m
 }
 
 // meanRows is the element-wise mean of equally shaped tensors.

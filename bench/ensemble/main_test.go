@@ -1,8 +1,10 @@
 package main
 
 import (
+	"slices"
 	"testing"
 
+	"github.com/ofac-dev/ofac/supernet/data"
 	"github.com/ofac-dev/ofac/supernet/tensor"
 )
 
@@ -26,5 +28,17 @@ func TestMeanSoftmaxBeatsEachMember(t *testing.T) {
 	}
 	if got := top1(m, labels); got != 1 {
 		t.Fatalf("ensemble: top-1 %g, want 1", got)
+	}
+}
+
+// A 2x3 image and its mirror, row by row; the labels are kept.
+func TestMirrored(t *testing.T) {
+	set := &data.Dataset{Rows: 2, Cols: 3, Pix: []uint8{1, 2, 3, 4, 5, 6}, Labels: []uint8{7}}
+	m := mirrored(set)
+	if want := []uint8{3, 2, 1, 6, 5, 4}; !slices.Equal(m.Pix, want) || !slices.Equal(m.Labels, set.Labels) {
+		t.Fatalf("mirrored %v labels %v, want %v labels %v", m.Pix, m.Labels, want, set.Labels)
+	}
+	if set.Pix[0] != 1 {
+		t.Fatal("mirroring changed the original")
 	}
 }

@@ -258,7 +258,7 @@ func TestTrainTeacher(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	pair := filepath.Join(dir, "pair.ckpt")
-	args = append(base, "--teacher", teacher+","+second, "-o", pair, "--phase-epochs", "full=1;kernel=0;depth1=0;depth2=0;expand1=0;expand2=0")
+	args = append(base, "--teacher", teacher+","+second, "--teacher-flip", "-o", pair, "--phase-epochs", "full=1;kernel=0;depth1=0;depth2=0;expand1=0;expand2=0")
 	if code, _, errOut := ofac(t, args...); code != 0 {
 		t.Fatalf("exit %d: %q", code, errOut)
 	}
@@ -269,6 +269,9 @@ func TestTrainTeacher(t *testing.T) {
 	}
 	if len(p.Teachers) != 2 || p.Teachers[0].Params()[0].Data[0] != a.Net.Params()[0].Data[0] || p.Teachers[1].Params()[0].Data[0] != c.Net.Params()[0].Data[0] {
 		t.Fatalf("--teacher A,B: %d teachers, want A then B", len(p.Teachers))
+	}
+	if !p.Config.TeacherFlip || b.Config.TeacherFlip {
+		t.Fatalf("teacher flip saved as %v with --teacher-flip, %v without", p.Config.TeacherFlip, b.Config.TeacherFlip)
 	}
 	many := strings.Repeat(teacher+",", train.MaxTeachers) + teacher
 	if code, _, errOut := ofac(t, append(base, "--teacher", many, "-o", filepath.Join(dir, "many.ckpt"))...); code != 2 || !strings.Contains(errOut, "at most") {

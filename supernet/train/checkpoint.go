@@ -397,8 +397,8 @@ func (c *Checkpoint) phaseWork(name string) float64 {
 
 // imageWork is the expected multiply-accumulates one training image costs
 // in phase ph: forward and backward (about three forward passes) of every
-// subnet a step samples, plus each teacher's forward pass when the phase
-// distils. The expectation is over a fixed draw of the phase's subnets and
+// subnet a step samples, plus each teacher's forward passes (two when it
+// also sees the mirror images) when the phase distils. The expectation is over a fixed draw of the phase's subnets and
 // resolutions, so the estimate is the same every time it is asked for.
 func (c *Checkpoint) imageWork(ph Phase) float64 {
 	if len(ph.Resolutions) == 0 || ph.Fixed == nil && (len(ph.Kernels) == 0 || len(ph.Expands) == 0 || len(ph.Depths) == 0) {
@@ -415,7 +415,11 @@ func (c *Checkpoint) imageWork(ph Phase) float64 {
 		if ph.Distill && c.Config.KDRatio > 0 {
 			teacher := c.Net.Space.Largest()
 			teacher.R = c.Config.teacherRes(res)
-			work += float64(c.Net.MACs(teacher)) * float64(max(1, len(c.Teachers)))
+			views := 1
+			if c.Config.TeacherFlip {
+				views = 2
+			}
+			work += float64(c.Net.MACs(teacher)) * float64(max(1, len(c.Teachers))*views)
 		}
 	}
 	return work / draws

@@ -15,6 +15,7 @@ import (
 	"github.com/ofac-dev/ofac/supernet/data"
 	"github.com/ofac-dev/ofac/supernet/data/datatest"
 	"github.com/ofac-dev/ofac/supernet/ofa"
+	"github.com/ofac-dev/ofac/supernet/tensor"
 )
 
 // tinyRun is a full progressive-shrinking schedule, one epoch per phase, on
@@ -222,6 +223,40 @@ func TestCheckpointTeachers(t *testing.T) {
 	}
 }
 
+// TestTeachViews checks the target of a teacher shown a batch and its
+// mirror: the mirror of a row flips it, a batch equal to its mirror is
+// taught as from one view (the mean of two equal outputs), and an
+// asymmetric one otherwise.
+func TestTeachViews(t *testing.T) {
+	ws := tensor.NewArena(0)
+	row := tensor.FromSlice([]float32{1, 2, 3, 4, 5, 6}, 1, 1, 2, 3)
+	if got := mirror(ws, row).Data; !slices.Equal(got, []float32{3, 2, 1, 6, 5, 4}) {
+		t.Fatalf("mirror %v", got)
+	}
+	ck := &Checkpoint{Teachers: []*ofa.Net{ofa.New(ofa.Tiny, 3)}}
+	a := ofa.Tiny.Largest()
+	r := a.R
+	batch := func(symmetric bool) *tensor.Tensor {
+		x := tensor.New(2, 1, r, r)
+		for i := range x.Data {
+			col := i % r
+			if symmetric {
+				col = min(col, r-1-col)
+			}
+			x.Data[i] = float32((i/r)%5*col) / 10
+		}
+		return x
+	}
+	for _, symmetric := range []bool{true, false} {
+		x := batch(symmetric)
+		one := ck.teach(ws, a, []*tensor.Tensor{x}).Data
+		both := ck.teach(ws, a, []*tensor.Tensor{x, mirror(ws, x)}).Data
+		if slices.Equal(one, both) != symmetric {
+			t.Errorf("symmetric batch %v: one view %v, with its mirror %v", symmetric, one[:4], both[:4])
+		}
+	}
+}
+
 func FuzzDecodeCheckpoint(f *testing.F) {
 	ck := &Checkpoint{Config: DefaultConfig(ofa.Tiny), Net: ofa.New(ofa.Tiny, 1)}
 	good, err := ck.Encode()
@@ -405,6 +440,22 @@ func TestOutsideTeacher(t *testing.T) {
 	otherAlone, _ := fullEpoch(other, 0)
 	if slices.Equal(alongside, taught) || slices.Equal(alongside, otherAlone) {
 		t.Error("an ensemble of two teachers trained the same weights as one of them alone")
+	}
+	// Each teacher also seeing the mirror images changes what is learnt.
+	ck, splits := tinyRun(t)
+	ck.Config.Phases = ck.Config.Phases[:1]
+	ck.Config.Phases[0].Distill = true
+	ck.Config.TeacherFlip = true
+	ck.Teachers = []*ofa.Net{teacher}
+	if err := Run(ck, splits, filepath.Join(t.TempDir(), "t.ckpt"), nil); err != nil {
+		t.Fatal(err)
+	}
+	var flipped []float32
+	for _, p := range ck.Net.Params() {
+		flipped = append(flipped, p.Data...)
+	}
+	if slices.Equal(flipped, taught) {
+		t.Error("a teacher shown the mirror images too trained the same weights as without them")
 	}
 	// A checkpoint's config is read from a file: a resolution outside the
 	// space (which bounds the teacher's image buffer) is refused.

@@ -132,8 +132,12 @@ func (ck *Checkpoint) epoch(splits *data.Splits, prog Progress) (EpochRecord, er
 				ep.Fill(step, ta.R, xt, labels)
 				txb = tensor.FromSlice(xt[:n*ta.R*ta.R], n, 1, ta.R, ta.R)
 			}
-			teacher = ck.teach(tws, ta, txb)
-			flops += 2 * float64(ck.Teachers[0].MACs(ta)) * float64(len(ck.Teachers)*n) // forward only
+			views := []*tensor.Tensor{txb}
+			if cfg.TeacherFlip {
+				views = append(views, mirror(tws, txb))
+			}
+			teacher = ck.teach(tws, ta, views)
+			flops += 2 * float64(ck.Teachers[0].MACs(ta)) * float64(len(ck.Teachers)*len(views)*n) // forward only
 		}
 		opt.ZeroGrad()
 		for s := 0; s < ph.Samples; s++ {
@@ -225,25 +229,41 @@ func (ck *Checkpoint) largest(ph Phase) ofa.Arch {
 }
 
 // teach returns the distillation target of a batch: the teachers' softmax
-// outputs, averaged when there are several. One teacher's is returned as
-// is, so a run with one teacher trains the same weights as before
+// outputs on every view of it (the images, and their mirror images when the
+// config asks), averaged when there are several. A lone teacher's output
+// is returned as is, so such a run trains the same weights as before
 // ensembles existed.
-func (ck *Checkpoint) teach(ws *tensor.Arena, a ofa.Arch, x *tensor.Tensor) *tensor.Tensor {
+func (ck *Checkpoint) teach(ws *tensor.Arena, a ofa.Arch, views []*tensor.Tensor) *tensor.Tensor {
+	members := len(ck.Teachers) * len(views)
 	var mean *tensor.Tensor
-	for i, t := range ck.Teachers {
-		logits, _ := t.Forward(ws, a, x, ofa.Teacher, nil, 0, nil)
-		p := nn.Softmax(ws, logits)
-		if len(ck.Teachers) == 1 {
-			return p
-		}
-		if i == 0 {
-			mean = ws.Like(p)
-		}
-		for j, v := range p.Data {
-			mean.Data[j] += v / float32(len(ck.Teachers))
+	for _, t := range ck.Teachers {
+		for _, x := range views {
+			logits, _ := t.Forward(ws, a, x, ofa.Teacher, nil, 0, nil)
+			p := nn.Softmax(ws, logits)
+			if members == 1 {
+				return p
+			}
+			if mean == nil {
+				mean = ws.Like(p)
+			}
+			for j, v := range p.Data {
+				mean.Data[j] += v / float32(members)
+			}
 		}
 	}
 	return mean
+}
+
+// mirror returns the N x C x H x W batch x flipped left to right.
+func mirror(ws *tensor.Arena, x *tensor.Tensor) *tensor.Tensor {
+	y := ws.RawLike(x)
+	w := x.Shape[len(x.Shape)-1]
+	for i := 0; i < len(x.Data); i += w {
+		for j := range w {
+			y.Data[i+j] = x.Data[i+w-1-j]
+		}
+	}
+	return y
 }
 
 func (ck *Checkpoint) teacherArch(res int) ofa.Arch {
