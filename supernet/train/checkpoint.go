@@ -398,8 +398,9 @@ func (c *Checkpoint) phaseWork(name string) float64 {
 // imageWork is the expected multiply-accumulates one training image costs
 // in phase ph: forward and backward (about three forward passes) of every
 // subnet a step samples, plus each teacher's forward passes (two when it
-// also sees the mirror images) when the phase distils. The expectation is over a fixed draw of the phase's subnets and
-// resolutions, so the estimate is the same every time it is asked for.
+// also sees the mirror images) when the phase distils. The expectation is
+// over a fixed draw of the phase's subnets and resolutions, so the
+// estimate is the same every time it is asked for.
 func (c *Checkpoint) imageWork(ph Phase) float64 {
 	if len(ph.Resolutions) == 0 || ph.Fixed == nil && (len(ph.Kernels) == 0 || len(ph.Expands) == 0 || len(ph.Depths) == 0) {
 		return 0 // not a valid phase; Validate says why

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -264,6 +265,12 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(good)
+	ck.Teachers = []*ofa.Net{ofa.New(ofa.Tiny, 2), ofa.New(ofa.Tiny, 3)}
+	two, err := ck.Encode()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(two)
 	f.Add([]byte("OFACCKPT\x01\x00\x00\x00\x02\x00\x00\x00{}\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if c, err := DecodeCheckpoint(b); err == nil {
@@ -332,6 +339,17 @@ func TestRemainingPricesUnstartedPhases(t *testing.T) {
 	want := time.Duration((kernelSecs + expandSecs) * float64(time.Second))
 	if d := ck.Remaining(); d != want {
 		t.Errorf("Remaining = %v, want %v (the kernel and expand epochs)", d, want)
+	}
+	// Two teachers, each also shown the mirror images, are four forward
+	// passes of the largest subnet at the teacher's resolution (fixed here,
+	// as ofac train --teacher fixes it): three more than one teacher.
+	ck.Config.TeacherRes = ofa.Default.Largest().R
+	one := ck.imageWork(kernel)
+	ck.Teachers = []*ofa.Net{ck.Net, ck.Net}
+	ck.Config.TeacherFlip = true
+	teacher := ofa.Default.Largest()
+	if got, want := ck.imageWork(kernel)-one, 3*float64(ck.Net.MACs(teacher)); math.Abs(got-want) > 1e-6*want {
+		t.Errorf("two teachers with mirror images add %.4g MACs an image, want %.4g (three forward passes)", got, want)
 	}
 }
 
