@@ -73,16 +73,16 @@ func run(dir, split string, flip bool, members []string) error {
 		}
 		stats := train.Recalibrate(ck.Net, a, splits.Train, calibImages, batch)
 		p := nn.Softmax(tensor.NewArena(0), train.Logits(ck.Net, a, stats, set, batch))
-		fmt.Printf("%-40s %s top-1 %.2f%%\n", m, split, 100*top1(p, set.Labels))
+		fmt.Printf("%-40s %s top-1 %.2f%%\n", m, split, 100*train.Top1(p, set.Labels))
 		probs = append(probs, p)
 		if flip {
 			q := nn.Softmax(tensor.NewArena(0), train.Logits(ck.Net, a, stats, mirrored(set), batch))
-			fmt.Printf("%-40s %s top-1 %.2f%% mirrored, %.2f%% with its mirror\n", m, split, 100*top1(q, set.Labels),
-				100*top1(meanRows([]*tensor.Tensor{p, q}), set.Labels))
+			fmt.Printf("%-40s %s top-1 %.2f%% mirrored, %.2f%% with its mirror\n", m, split, 100*train.Top1(q, set.Labels),
+				100*train.Top1(meanRows([]*tensor.Tensor{p, q}), set.Labels))
 			probs = append(probs, q)
 		}
 	}
-	fmt.Printf("%-40s %s top-1 %.2f%% (mean softmax of %d)\n", "ensemble", split, 100*top1(meanRows(probs), set.Labels), len(probs))
+	fmt.Printf("%-40s %s top-1 %.2f%% (mean softmax of %d)\n", "ensemble", split, 100*train.Top1(meanRows(probs), set.Labels), len(probs))
 	return nil
 }
 
@@ -101,21 +101,10 @@ func mirrored(set *data.Dataset) *data.Dataset {
 // meanRows is the element-wise mean of equally shaped tensors.
 func meanRows(ts []*tensor.Tensor) *tensor.Tensor {
 	out := tensor.New(ts[0].Shape...)
-	for _, t := range ts {
-		for i, v := range t.Data {
-			out.Data[i] += v / float32(len(ts))
-		}
+	data := make([][]float32, len(ts))
+	for i, t := range ts {
+		data[i] = t.Data
 	}
+	tensor.MeanOf(out.Data, data...)
 	return out
-}
-
-// top1 is the share of rows whose largest entry is at the label's index.
-func top1(scores *tensor.Tensor, labels []uint8) float64 {
-	correct := 0
-	for i, p := range nn.Argmax(scores) {
-		if p == int(labels[i]) {
-			correct++
-		}
-	}
-	return float64(correct) / float64(len(labels))
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ofac-dev/ofac/supernet/data"
 	"github.com/ofac-dev/ofac/supernet/tensor"
+	"github.com/ofac-dev/ofac/supernet/train"
 )
 
 // Each member is mildly wrong on one image and confidently right on the
@@ -15,7 +16,7 @@ func TestMeanSoftmaxBeatsEachMember(t *testing.T) {
 	a := tensor.FromSlice([]float32{0.4, 0.6, 0.1, 0.9}, 2, 2) // wrong on image 0
 	b := tensor.FromSlice([]float32{0.9, 0.1, 0.6, 0.4}, 2, 2) // wrong on image 1
 	for name, m := range map[string]*tensor.Tensor{"a": a, "b": b} {
-		if got := top1(m, labels); got != 0.5 {
+		if got := train.Top1(m, labels); got != 0.5 {
 			t.Fatalf("member %s: top-1 %g, want 0.5", name, got)
 		}
 	}
@@ -26,7 +27,7 @@ func TestMeanSoftmaxBeatsEachMember(t *testing.T) {
 			t.Fatalf("mean %v, want %v", m.Data, want)
 		}
 	}
-	if got := top1(m, labels); got != 1 {
+	if got := train.Top1(m, labels); got != 1 {
 		t.Fatalf("ensemble: top-1 %g, want 1", got)
 	}
 }

@@ -161,6 +161,9 @@ func (c *trainCmd) fresh(warn io.Writer) (*train.Checkpoint, error) {
 	if err := cfg.Validate(space); err != nil {
 		return nil, usageError{err}
 	}
+	if c.TeacherFlip && !distils(cfg) {
+		return nil, usageError{errors.New("--teacher-flip: no phase of this run distils (--arch trains without a teacher unless --teacher names one)")}
+	}
 	var teachers []*ofa.Net
 	for _, path := range c.Teacher {
 		from, err := c.loadSameSpace("--teacher", path)
@@ -189,14 +192,24 @@ func (c *trainCmd) fresh(warn io.Writer) (*train.Checkpoint, error) {
 			warnUntrainedResolutions(warn, c.Init, from.TrainedResolutions(), cfg.Phases)
 		}
 		// A supernet checkpoint past its full phase carries the frozen
-		// teacher (or those it was given); keep them, so a schedule can continue with later phases
-		// only (--phase-epochs full=0;...) and still distil from the
-		// network the full phase trained.
+		// teacher (or those it was given); keep them, so a schedule can
+		// continue with later phases only (--phase-epochs full=0;...) and
+		// still distil from the network the full phase trained.
 		if teachers == nil {
 			teachers = from.Teachers
 		}
 	}
 	return &train.Checkpoint{Config: cfg, Net: net, Teachers: teachers}, nil
+}
+
+// distils reports whether any phase of cfg that runs learns from a teacher.
+func distils(cfg train.Config) bool {
+	for _, p := range cfg.Phases {
+		if p.Distill && p.Epochs > 0 && cfg.KDRatio > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // loadSameSpace reads the checkpoint named by flag and refuses one of

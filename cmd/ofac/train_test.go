@@ -273,6 +273,10 @@ func TestTrainTeacher(t *testing.T) {
 	if !p.Config.TeacherFlip || b.Config.TeacherFlip {
 		t.Fatalf("teacher flip saved as %v with --teacher-flip, %v without", p.Config.TeacherFlip, b.Config.TeacherFlip)
 	}
+	// Without a teacher, --arch distils nothing, so the flip is refused.
+	if code, _, errOut := ofac(t, append(base, "--arch", "largest", "--teacher-flip", "-o", filepath.Join(dir, "flip.ckpt"))...); code != 2 || !strings.Contains(errOut, "--teacher-flip") {
+		t.Fatalf("--arch --teacher-flip without --teacher: exit %d, %q; want exit 2", code, errOut)
+	}
 	many := strings.Repeat(teacher+",", train.MaxTeachers) + teacher
 	if code, _, errOut := ofac(t, append(base, "--teacher", many, "-o", filepath.Join(dir, "many.ckpt"))...); code != 2 || !strings.Contains(errOut, "at most") {
 		t.Fatalf("%d teachers: exit %d, %q; want exit 2", train.MaxTeachers+1, code, errOut)

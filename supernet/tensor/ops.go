@@ -36,6 +36,22 @@ func Scale(x []float32, s float32) {
 	}
 }
 
+// MeanOf writes the element-wise mean of srcs (each as long as dst) into
+// dst, each term divided by len(srcs) before it is added in order: a value
+// averaged with itself comes back bit for bit.
+func MeanOf(dst []float32, srcs ...[]float32) {
+	clear(dst)
+	n := float32(len(srcs))
+	for _, src := range srcs {
+		if len(src) != len(dst) {
+			panic("tensor: MeanOf length mismatch")
+		}
+		for i, v := range src {
+			dst[i] += v / n
+		}
+	}
+}
+
 // Fill sets every element to v.
 func Fill(x []float32, v float32) {
 	for i := range x {

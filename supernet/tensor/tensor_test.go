@@ -122,3 +122,24 @@ func TestElementwise(t *testing.T) {
 		t.Errorf("got %v, want %v", d, want)
 	}
 }
+
+// MeanOf overwrites dst with the mean, gives a value averaged with itself
+// back exactly, and refuses a source of another length.
+func TestMeanOf(t *testing.T) {
+	dst := []float32{9, 9}
+	MeanOf(dst, []float32{1, 2}, []float32{3, 6}, []float32{2, 1})
+	if want := []float32{2, 3}; dst[0] != want[0] || dst[1] != want[1] {
+		t.Fatalf("mean %v, want %v", dst, want)
+	}
+	v := []float32{0.1, 1.0 / 3}
+	MeanOf(dst, v, v)
+	if dst[0] != v[0] || dst[1] != v[1] {
+		t.Fatalf("mean of %v with itself is %v", v, dst)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a source of another length was accepted")
+		}
+	}()
+	MeanOf(dst, []float32{1})
+}

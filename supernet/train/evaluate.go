@@ -35,14 +35,19 @@ func Recalibrate(net *ofa.Net, a ofa.Arch, set *data.Dataset, calibImages, batch
 // recalibrating batch norm on calibImages images of calibSet.
 func Evaluate(net *ofa.Net, a ofa.Arch, calibSet, evalSet *data.Dataset, calibImages, batch int) (float64, error) {
 	stats := Recalibrate(net, a, calibSet, calibImages, batch)
-	logits := Logits(net, a, stats, evalSet, batch)
+	return Top1(Logits(net, a, stats, evalSet, batch), evalSet.Labels), nil
+}
+
+// Top1 is the share of rows of scores (logits or probabilities, one row
+// per image) whose largest entry is at the image's label.
+func Top1(scores *tensor.Tensor, labels []uint8) float64 {
 	correct := 0
-	for i, p := range nn.Argmax(logits) {
-		if p == int(evalSet.Labels[i]) {
+	for i, p := range nn.Argmax(scores) {
+		if p == int(labels[i]) {
 			correct++
 		}
 	}
-	return float64(correct) / float64(evalSet.Len()), nil
+	return float64(correct) / float64(len(labels))
 }
 
 // Logits runs subnet a in inference mode (with stats, if not nil) over a

@@ -234,23 +234,20 @@ func (ck *Checkpoint) largest(ph Phase) ofa.Arch {
 // is returned as is, so such a run trains the same weights as before
 // ensembles existed.
 func (ck *Checkpoint) teach(ws *tensor.Arena, a ofa.Arch, views []*tensor.Tensor) *tensor.Tensor {
-	members := len(ck.Teachers) * len(views)
-	var mean *tensor.Tensor
+	var outs [][]float32
+	var p *tensor.Tensor
 	for _, t := range ck.Teachers {
 		for _, x := range views {
 			logits, _ := t.Forward(ws, a, x, ofa.Teacher, nil, 0, nil)
-			p := nn.Softmax(ws, logits)
-			if members == 1 {
-				return p
-			}
-			if mean == nil {
-				mean = ws.Like(p)
-			}
-			for j, v := range p.Data {
-				mean.Data[j] += v / float32(members)
-			}
+			p = nn.Softmax(ws, logits)
+			outs = append(outs, p.Data)
 		}
 	}
+	if len(outs) == 1 {
+		return p
+	}
+	mean := ws.RawLike(p)
+	tensor.MeanOf(mean.Data, outs...)
 	return mean
 }
 
