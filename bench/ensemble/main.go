@@ -53,11 +53,11 @@ func run(dir, split string, flip bool, members []string) error {
 	if err != nil {
 		return err
 	}
-	set := splits.Test
-	if split == "val" {
-		set = splits.Val
-	}
-	var probs []*tensor.Tensor
+	var (
+		set   *data.Dataset
+		setOf string // the member whose validation split set is
+		probs []*tensor.Tensor
+	)
 	for _, m := range members {
 		path, choice, _ := strings.Cut(m, "@")
 		if choice == "" {
@@ -71,7 +71,21 @@ func run(dir, split string, flip bool, members []string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", m, err)
 		}
-		stats := train.Recalibrate(ck.Net, a, splits.Train, calibImages, batch)
+		// Each member recalibrates on its own training images, as ofac
+		// eval does; on the validation split, all must hold out the same.
+		own, err := splits.HoldOut(ck.Config.ValImages)
+		if err != nil {
+			return fmt.Errorf("%s: %w", m, err)
+		}
+		switch {
+		case split != "val":
+			set = splits.Test
+		case set == nil:
+			set, setOf = own.Val, m
+		case own.Val.Len() != set.Len():
+			return fmt.Errorf("%s holds out %d validation images, %s %d: compare them on the test split", m, own.Val.Len(), setOf, set.Len())
+		}
+		stats := train.Recalibrate(ck.Net, a, own.Train, calibImages, batch)
 		p := nn.Softmax(tensor.NewArena(0), train.Logits(ck.Net, a, stats, set, batch))
 		fmt.Printf("%-40s %s top-1 %.2f%%\n", m, split, 100*train.Top1(p, set.Labels))
 		probs = append(probs, p)

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ofac-dev/ofac/supernet/data"
+	"github.com/ofac-dev/ofac/supernet/data/datatest"
+	"github.com/ofac-dev/ofac/supernet/ofa"
 	"github.com/ofac-dev/ofac/supernet/tensor"
 	"github.com/ofac-dev/ofac/supernet/train"
 )
@@ -41,5 +45,34 @@ func TestMirrored(t *testing.T) {
 	}
 	if set.Pix[0] != 1 {
 		t.Fatal("mirroring changed the original")
+	}
+}
+
+// Members that hold out validation sets of different sizes cannot be
+// averaged on the validation split; on the test split they can.
+func TestMembersHoldingOutDifferentImages(t *testing.T) {
+	dir := t.TempDir()
+	if err := datatest.Write(dir, 120, 20, 1); err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for i, val := range []int{0, 8} {
+		cfg := train.DefaultConfig(ofa.Tiny)
+		cfg.ValImages = val
+		ck := &train.Checkpoint{Config: cfg, Net: ofa.New(ofa.Tiny, uint64(i+1))}
+		path := filepath.Join(dir, filepath.Base(t.Name())+string(rune('a'+i))+".ckpt")
+		if err := ck.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	if err := run(dir, "test", false, paths); err != nil {
+		t.Fatalf("test split: %v", err)
+	}
+	if err := run(dir, "val", false, paths); err == nil || !strings.Contains(err.Error(), "holds out 8 validation images") {
+		t.Fatalf("val split: error %v, want one naming the 8 images held out", err)
+	}
+	if err := run(dir, "val", false, []string{paths[1], paths[1]}); err != nil {
+		t.Fatalf("val split, same member twice: %v", err)
 	}
 }

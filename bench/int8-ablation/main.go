@@ -68,6 +68,9 @@ func run(c config) error {
 		return err
 	}
 	splits, err := data.Load(c.data)
+	if err == nil {
+		splits, err = splits.HoldOut(ck.Config.ValImages)
+	}
 	if err != nil {
 		return err
 	}

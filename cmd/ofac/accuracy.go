@@ -11,7 +11,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/ofac-dev/ofac/search"
-	"github.com/ofac-dev/ofac/supernet/data"
 	"github.com/ofac-dev/ofac/supernet/ofa"
 )
 
@@ -53,7 +52,7 @@ func (c *accuracyDataCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	splits, err := data.Load(c.Data)
+	splits, err := supernetData(c.Data, ck)
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ func (c *buildCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	splits, err := data.Load(c.Data)
+	splits, err := supernetData(c.Data, ck)
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,16 @@ func loadSupernet(path string) (*train.Checkpoint, error) {
 	return ck, err
 }
 
+// supernetData reads the data set split as ck was trained: its validation
+// split holds out the images it never trained on (train.Config.ValImages).
+func supernetData(dir string, ck *train.Checkpoint) (*data.Splits, error) {
+	splits, err := data.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	return splits.HoldOut(ck.Config.ValImages)
+}
+
 // supernetFlags are shared by the commands that take a subnet out of a
 // trained supernet.
 type supernetFlags struct {
@@ -53,7 +63,7 @@ func (f *supernetFlags) load() (*ofa.Net, ofa.Arch, *data.Splits, *ofa.Stats, er
 	if err != nil {
 		return nil, ofa.Arch{}, nil, nil, usageError{err}
 	}
-	splits, err := data.Load(f.Data)
+	splits, err := supernetData(f.Data, ck)
 	if err != nil {
 		return nil, ofa.Arch{}, nil, nil, err
 	}

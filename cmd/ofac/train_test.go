@@ -286,3 +286,43 @@ func TestTrainTeacher(t *testing.T) {
 		t.Fatalf("teacher from another space: exit %d, %q; want exit 2 naming --space tiny", code, errOut)
 	}
 }
+
+// TestTrainValImages checks that --val-images is saved with the run and that
+// ofac eval then measures the run's validation split on that many images.
+func TestTrainValImages(t *testing.T) {
+	dir := t.TempDir()
+	if err := datatest.Write(dir, 300, 30, 3); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"train", "--space", "tiny", "--data", dir, "--batch-size", "32", "-q", "--arch", "largest", "--epochs", "1"}
+	std, held := filepath.Join(dir, "std.ckpt"), filepath.Join(dir, "held.ckpt")
+	if code, _, errOut := ofac(t, append(base, "-o", std)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := ofac(t, append(base, "--val-images", "20", "-o", held)...); code != 0 {
+		t.Fatalf("--val-images 20: exit %d: %s", code, errOut)
+	}
+	a, _ := train.LoadCheckpoint(std)
+	b, err := train.LoadCheckpoint(held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Config.ValImages != 0 || b.Config.ValImages != 20 {
+		t.Fatalf("saved validation images %d without the flag, %d with 20; want 0 and 20", a.Config.ValImages, b.Config.ValImages)
+	}
+	if a.Net.Params()[0].Data[0] == b.Net.Params()[0].Data[0] {
+		t.Error("training on 30 more images left the first weight unchanged")
+	}
+	for _, c := range []struct {
+		ckpt   string
+		images string
+	}{{std, `"images":50,`}, {held, `"images":20,`}} {
+		code, out, errOut := ofac(t, "eval", "--supernet", c.ckpt, "--arch", "largest", "--data", dir, "--split", "val", "--json")
+		if code != 0 || !strings.Contains(out, c.images) {
+			t.Errorf("eval --split val of %s: exit %d, %s%s; want %s", filepath.Base(c.ckpt), code, out, errOut, c.images)
+		}
+	}
+	if code, _, errOut := ofac(t, append(base, "--val-images", "300", "-o", filepath.Join(dir, "all.ckpt"))...); code != 2 || !strings.Contains(errOut, "--val-images") {
+		t.Fatalf("--val-images 300 of 300: exit %d, %q; want exit 2 naming --val-images", code, errOut)
+	}
+}

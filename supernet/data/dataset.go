@@ -92,6 +92,27 @@ type Splits struct {
 	Train *Dataset // official training set minus Val
 	Val   *Dataset // held out of the official training set; see SplitTrainVal
 	Test  *Dataset // official test set, untouched
+
+	full *Dataset // the official training set, for HoldOut
+}
+
+// HoldOut returns the splits with nVal images held out for validation
+// instead of the standard 1/ValFraction; 0 keeps the standard split. The
+// held-out images are the first nVal of the same seeded permutation, so a
+// smaller validation set is a subset of the standard one, and a network
+// trained on the standard training set has seen none of its images.
+func (s *Splits) HoldOut(nVal int) (*Splits, error) {
+	if nVal == 0 || nVal == s.Val.Len() {
+		return s, nil
+	}
+	if s.full == nil {
+		return nil, fmt.Errorf("cannot hold out %d validation images: these splits were not read by Load", nVal)
+	}
+	if nVal < 0 || nVal >= s.full.Len() {
+		return nil, fmt.Errorf("cannot hold out %d validation images of %d training images: want 1 to %d", nVal, s.full.Len(), s.full.Len()-1)
+	}
+	train, val := SplitTrainVal(s.full, nVal, ValSeed)
+	return &Splits{Train: train, Val: val, Test: s.Test, full: s.full}, nil
 }
 
 // Load reads the four Fashion-MNIST files from dir ("" means DefaultDir),
@@ -155,7 +176,7 @@ func Load(dir string) (*Splits, error) {
 		return nil, &FileError{Path: paths[0], Msg: fmt.Sprintf("%d images are too few to hold out a validation set", sets[0].Len())}
 	}
 	train, val := SplitTrainVal(sets[0], nVal, ValSeed)
-	return &Splits{Train: train, Val: val, Test: sets[1]}, nil
+	return &Splits{Train: train, Val: val, Test: sets[1], full: sets[0]}, nil
 }
 
 // findFile returns dir/name, or dir/name without ".gz" when only the plain

@@ -44,6 +44,55 @@ func TestLoadFixture(t *testing.T) {
 	}
 }
 
+// TestHoldOut checks that a smaller validation set is a subset of the
+// standard one, that the rest of the official training set trains, and that
+// impossible sizes are refused.
+func TestHoldOut(t *testing.T) {
+	s, err := Load(writeDataDir(t, 60, 12, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	indices := func(d *Dataset) []int {
+		var out []int
+		for i := range d.Len() {
+			out = append(out, fixtureIndex(d.Image(i)))
+		}
+		return out
+	}
+	std := indices(s.Val)
+	if same, err := s.HoldOut(0); err != nil || same != s {
+		t.Fatalf("HoldOut(0) = %p, %v; want the standard splits", same, err)
+	}
+	h, err := s.HoldOut(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Train.Len() != 56 || h.Val.Len() != 4 || h.Test != s.Test {
+		t.Fatalf("sizes %d/%d, want 56/4 and the same test set", h.Train.Len(), h.Val.Len())
+	}
+	for _, j := range indices(h.Val) {
+		if !slices.Contains(std, j) {
+			t.Errorf("held-out image %d is not in the standard validation set %v", j, std)
+		}
+	}
+	trainSet := indices(h.Train)
+	for _, j := range indices(s.Train) {
+		if !slices.Contains(trainSet, j) {
+			t.Errorf("standard training image %d does not train with 4 held out", j)
+		}
+	}
+	// Asking the held-out splits again starts from the official set.
+	again, err := h.HoldOut(10)
+	if err != nil || !slices.Equal(indices(again.Val), std) {
+		t.Errorf("HoldOut(4).HoldOut(10) validation %v, %v; want the standard %v", indices(again.Val), err, std)
+	}
+	for _, n := range []int{-1, 60, 61} {
+		if _, err := s.HoldOut(n); err == nil || !strings.Contains(err.Error(), "want 1 to 59") {
+			t.Errorf("HoldOut(%d): error %v, want one naming 1 to 59", n, err)
+		}
+	}
+}
+
 func TestSplitDeterministic(t *testing.T) {
 	d := testDataset(600, 2, 2)
 	tr1, v1 := SplitTrainVal(d, 100, ValSeed)

@@ -59,6 +59,11 @@ type Config struct {
 	// one network for a second forward pass (ps12 on the test set: 93.81%
 	// alone, 94.14% with its mirror; MODELS.md).
 	TeacherFlip bool `json:"teacher_flip,omitempty"`
+	// ValImages, when set, holds out this many images of the official
+	// training set for validation instead of the standard 10,000
+	// (data.Splits.HoldOut), and the rest train. Every command that reads
+	// the validation split of a supernet uses its checkpoint's.
+	ValImages int `json:"val_images,omitempty"`
 }
 
 // teacherRes is the resolution the teacher sees a batch drawn at res.
@@ -115,6 +120,9 @@ func (c *Config) Validate(s ofa.SearchSpace) error {
 	}
 	if c.TeacherRes != 0 && !contains(s.Resolutions, c.TeacherRes) {
 		return fmt.Errorf("teacher resolution %d is not in the search space (%v)", c.TeacherRes, s.Resolutions)
+	}
+	if c.ValImages < 0 {
+		return fmt.Errorf("validation images %d must not be negative", c.ValImages)
 	}
 	if e := c.Optim.Erase; !(e >= 0 && e <= 1) {
 		return fmt.Errorf("erasing probability %g must be between 0 and 1", e)

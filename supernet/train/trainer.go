@@ -31,6 +31,10 @@ func Run(ck *Checkpoint, splits *data.Splits, path string, prog Progress) error 
 	if err := ck.Config.Validate(ck.Net.Space); err != nil {
 		return err
 	}
+	splits, err := splits.HoldOut(ck.Config.ValImages)
+	if err != nil {
+		return err
+	}
 	for !ck.State.Done(ck.Config) {
 		ph := ck.Config.Phases[ck.State.Phase]
 		if ck.State.Epoch >= ph.Epochs {
