@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -60,7 +61,7 @@ func TestMembersHoldingOutDifferentImages(t *testing.T) {
 		cfg := train.DefaultConfig(ofa.Tiny)
 		cfg.ValImages = val
 		ck := &train.Checkpoint{Config: cfg, Net: ofa.New(ofa.Tiny, uint64(i+1))}
-		path := filepath.Join(dir, filepath.Base(t.Name())+string(rune('a'+i))+".ckpt")
+		path := filepath.Join(dir, fmt.Sprintf("member%d.ckpt", i))
 		if err := ck.Save(path); err != nil {
 			t.Fatal(err)
 		}

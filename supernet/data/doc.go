@@ -4,7 +4,8 @@
 //   - a strict reader for IDX files (gzip-compressed or plain), so a damaged
 //     or wrong file fails loudly with a one-line error naming the file,
 //     instead of training silently on garbage;
-//   - the fixed train / validation / test split (see SplitTrainVal);
+//   - the fixed train / validation / test split (see SplitTrainVal), and
+//     a smaller validation split inside it (Splits.HoldOut);
 //   - the normalisation constants (Mean, Std) every consumer must share;
 //   - bilinear resizing with PyTorch align_corners=false semantics (Resize),
 //     which elastic-resolution training relies on;
