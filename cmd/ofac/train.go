@@ -134,9 +134,6 @@ func (c *trainCmd) fresh(warn io.Writer) (*train.Checkpoint, error) {
 	cfg := train.DefaultConfig(space)
 	cfg.Optim = c.Config
 	cfg.BatchSize, cfg.Seed, cfg.KDRatio, cfg.TeacherFlip = c.BatchSize, c.Seed, c.KDRatio, c.TeacherFlip
-	if c.ValImages < 0 {
-		return nil, usageError{fmt.Errorf("--val-images %d must be at least 1", c.ValImages)}
-	}
 	cfg.ValImages = c.ValImages
 	if c.Arch != "" {
 		a, err := space.ResolveArch(c.Arch)

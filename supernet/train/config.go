@@ -122,7 +122,7 @@ func (c *Config) Validate(s ofa.SearchSpace) error {
 		return fmt.Errorf("teacher resolution %d is not in the search space (%v)", c.TeacherRes, s.Resolutions)
 	}
 	if c.ValImages < 0 {
-		return fmt.Errorf("validation images %d must not be negative", c.ValImages)
+		return fmt.Errorf("validation images (--val-images) %d must not be negative", c.ValImages)
 	}
 	if e := c.Optim.Erase; !(e >= 0 && e <= 1) {
 		return fmt.Errorf("erasing probability %g must be between 0 and 1", e)

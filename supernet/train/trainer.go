@@ -31,9 +31,11 @@ func Run(ck *Checkpoint, splits *data.Splits, path string, prog Progress) error 
 	if err := ck.Config.Validate(ck.Net.Space); err != nil {
 		return err
 	}
-	splits, err := splits.HoldOut(ck.Config.ValImages)
-	if err != nil {
-		return err
+	// The caller holds out the run's validation images (data.Splits.HoldOut),
+	// since it may also cut the training set down (ofac train --subset);
+	// training on the wrong split must not go unnoticed.
+	if n := ck.Config.ValImages; n != 0 && splits.Val.Len() != n {
+		return fmt.Errorf("the run holds out %d validation images, the splits given %d", n, splits.Val.Len())
 	}
 	for !ck.State.Done(ck.Config) {
 		ph := ck.Config.Phases[ck.State.Phase]
