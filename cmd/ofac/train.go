@@ -32,7 +32,7 @@ type trainCmd struct {
 	Space  string `default:"default" enum:"${spaces}" help:"Search space: default, the reference's shape; tiny for smoke tests; fine, default with less downsampling (the shipped supernet's); wide, fine at 1.5 times the width; near, fine at resolutions 24-30 (MODELS.md) (${enum})."`
 	Init   string `placeholder:"CKPT" help:"Start from the weights (and, if it has one, the distillation teacher) of this checkpoint (same space): the largest network trained with --arch largest as the full phase, or a supernet to continue with later phases only."`
 
-	Teacher     []string `placeholder:"CKPT,..." help:"Distil every phase, the full one included, from the largest network of this checkpoint (same space), shown every batch at that subnet's resolution (28 pixels), instead of from the network this run's full phase trains: for example one trained with --arch largest (MODELS.md). Several, comma-separated, teach together: the mean of their softmax outputs (measure first that they beat their best member: go run ./bench/ensemble)."`
+	Teacher     []string `placeholder:"CKPT,..." help:"Distil every phase, the full one included, from the largest network of this checkpoint (same space), shown every batch at that subnet's resolution (28 pixels), instead of from the network this run's full phase trains: for example one trained with --arch largest (MODELS.md). Several, comma-separated, teach together: the mean of their softmax outputs (measure first that they beat their best member: go run ./bench/ensemble). The run's checkpoint names these files, relative to its folder, instead of holding copies: keep them until the run ends, since --resume reads them again and refuses one that has changed."`
 	TeacherFlip bool     `help:"Show every teacher each batch's mirror image too, and teach the mean of its outputs over both views: a second opinion of one network for a second forward pass (MODELS.md: a network that reads 93.81% on the test set alone reads 94.14% with its mirror; measure with go run ./bench/ensemble -flip)."`
 
 	PhaseEpochs map[string]int     `placeholder:"PHASE=N;..." help:"Epochs per progressive-shrinking phase, e.g. full=12;kernel=3 (phases: full, kernel, depth1, depth2, expand1, expand2; 0 skips one)."`
@@ -91,6 +91,9 @@ func (c *trainCmd) Run(e *env) error {
 		if ck.State.Done(ck.Config) {
 			fmt.Fprintf(e.stdout, "%s: training already finished\n", c.Out)
 			return nil
+		}
+		if err := ck.ReadTeachers(); err != nil {
+			return err
 		}
 	} else {
 		if _, err := os.Stat(c.Out); err == nil {
@@ -173,7 +176,10 @@ func (c *trainCmd) fresh(warn io.Writer) (*train.Checkpoint, error) {
 	if c.TeacherFlip && !distils(cfg) {
 		return nil, usageError{errors.New("--teacher-flip: no phase of this run distils (--arch trains without a teacher unless --teacher names one)")}
 	}
-	var teachers []*ofa.Net
+	var (
+		teachers     []*ofa.Net
+		teacherFiles []train.TeacherFile
+	)
 	for _, path := range c.Teacher {
 		from, err := c.loadSameSpace("--teacher", path)
 		if err != nil {
@@ -187,6 +193,7 @@ func (c *trainCmd) fresh(warn io.Writer) (*train.Checkpoint, error) {
 			fmt.Fprintf(warn, "warning: --teacher %s has not trained at %d pixels, where it teaches\n", path, cfg.TeacherRes)
 		}
 		teachers = append(teachers, teacher)
+		teacherFiles = append(teacherFiles, train.TeacherFile{Path: path})
 	}
 	net := ofa.New(space, c.Seed)
 	if c.Init != "" {
@@ -205,10 +212,13 @@ func (c *trainCmd) fresh(warn io.Writer) (*train.Checkpoint, error) {
 		// continue with later phases only (--phase-epochs full=0;...) and
 		// still distil from the network the full phase trained.
 		if teachers == nil {
-			teachers = from.Teachers
+			if err := from.ReadTeachers(); err != nil {
+				return nil, fmt.Errorf("--init %s: %w", c.Init, err)
+			}
+			teachers, teacherFiles = from.Teachers, from.TeacherFiles
 		}
 	}
-	return &train.Checkpoint{Config: cfg, Net: net, Teachers: teachers}, nil
+	return &train.Checkpoint{Config: cfg, Net: net, Teachers: teachers, TeacherFiles: teacherFiles}, nil
 }
 
 // distils reports whether any phase of cfg that runs learns from a teacher.

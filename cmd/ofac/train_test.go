@@ -246,6 +246,9 @@ func TestTrainTeacher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := b.ReadTeachers(); err != nil {
+		t.Fatal(err)
+	}
 	if len(b.Teachers) != 1 || a.Net.Params()[0].Data[0] != b.Teachers[0].Params()[0].Data[0] {
 		t.Fatal("the run's teacher is not the --teacher network")
 	}
@@ -267,11 +270,61 @@ func TestTrainTeacher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := p.ReadTeachers(); err != nil {
+		t.Fatal(err)
+	}
 	if len(p.Teachers) != 2 || p.Teachers[0].Params()[0].Data[0] != a.Net.Params()[0].Data[0] || p.Teachers[1].Params()[0].Data[0] != c.Net.Params()[0].Data[0] {
 		t.Fatalf("--teacher A,B: %d teachers, want A then B", len(p.Teachers))
 	}
 	if !p.Config.TeacherFlip || b.Config.TeacherFlip {
 		t.Fatalf("teacher flip saved as %v with --teacher-flip, %v without", p.Config.TeacherFlip, b.Config.TeacherFlip)
+	}
+	// The checkpoint names its teachers' files rather than holding copies;
+	// a resumed run reads them, and refuses one that has trained since.
+	pairInfo, _ := os.Stat(pair)
+	studentInfo, _ := os.Stat(student)
+	if pairInfo.Size() >= studentInfo.Size() {
+		t.Fatalf("two teachers named: %d bytes, one teacher held by the student after its full phase: %d", pairInfo.Size(), studentInfo.Size())
+	}
+	unfinished, err := train.LoadCheckpoint(pair)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unfinished.Config.Phases[0].Epochs = 2 // one epoch of the full phase left
+	unfinished.State.Phase, unfinished.State.Epoch = 0, 1
+	if err := unfinished.Save(pair); err != nil {
+		t.Fatal(err)
+	}
+	unfinishedBytes, err := os.ReadFile(pair)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resume := append(base, "-o", pair, "--resume")
+	if code, _, errOut := ofac(t, resume...); code != 0 {
+		t.Fatalf("resumed with its teachers' files: exit %d, %q", code, errOut)
+	}
+	if done, err := train.LoadCheckpoint(pair); err != nil || len(done.State.History) != 2 || len(done.TeacherFiles) != 2 {
+		t.Fatalf("resumed run: err %v, want two epochs and two teacher files", err)
+	}
+	// A run started from it (--init) keeps learning from the same files.
+	carried := filepath.Join(dir, "carried.ckpt")
+	if code, _, errOut := ofac(t, append(base, "--init", pair, "-o", carried, "--phase-epochs", "full=0;kernel=1;depth1=0;depth2=0;expand1=0;expand2=0")...); code != 0 {
+		t.Fatalf("--init from a run naming its teachers: exit %d, %q", code, errOut)
+	}
+	if c, err := train.LoadCheckpoint(carried); err != nil || len(c.TeacherFiles) != 2 || c.TeacherFiles[1].Path != second {
+		t.Fatalf("--init: err %v, want the two teacher files carried over", err)
+	}
+	if err := os.WriteFile(pair, unfinishedBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := ofac(t, append(base, "--arch", "largest", "--epochs", "1", "--seed", "3", "-o", filepath.Join(dir, "third.ckpt"))...); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if err := os.Rename(filepath.Join(dir, "third.ckpt"), second); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := ofac(t, resume...); code != 1 || !strings.Contains(errOut, second) || !strings.Contains(errOut, "has changed") {
+		t.Fatalf("resumed with a teacher file that changed: exit %d, %q; want exit 1 naming %s", code, errOut, second)
 	}
 	// Without a teacher, --arch distils nothing, so the flip is refused.
 	if code, _, errOut := ofac(t, append(base, "--arch", "largest", "--teacher-flip", "-o", filepath.Join(dir, "flip.ckpt"))...); code != 2 || !strings.Contains(errOut, "--teacher-flip") {

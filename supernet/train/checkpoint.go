@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -73,6 +74,11 @@ type Checkpoint struct {
 	// measures that). Nil until the full phase ends, which freezes the
 	// trained network as the one teacher, unless given from outside.
 	Teachers []*ofa.Net
+	// TeacherFiles, one per teacher when set, names the files teachers
+	// given from outside come from: the checkpoint then refers to them
+	// instead of holding copies, and Teachers stays nil after loading until
+	// ReadTeachers.
+	TeacherFiles []TeacherFile
 }
 
 type ckptHeader struct {
@@ -87,6 +93,9 @@ type ckptHeader struct {
 	// Teachers counts them when there are more than one; files written
 	// before ensembles existed say only Teacher.
 	Teachers int `json:"teachers,omitempty"`
+	// TeacherFiles name teachers held outside the file; Teacher and
+	// Teachers then count none.
+	TeacherFiles []TeacherFile `json:"teacher_files,omitempty"`
 }
 
 // MaxTeachers bounds the teachers of a run, so a corrupt header cannot ask
@@ -97,13 +106,22 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Encode serialises a checkpoint.
 func (c *Checkpoint) Encode() ([]byte, error) {
-	h := ckptHeader{Version: ckptVersion, Space: c.Net.Space, Config: c.Config, State: c.State,
-		Momentum: c.Momentum != nil, Teacher: len(c.Teachers) > 0}
-	if len(c.Teachers) > 1 {
-		h.Teachers = len(c.Teachers)
+	embedded := c.Teachers
+	var refs []TeacherFile
+	if len(c.TeacherFiles) > 0 {
+		var err error
+		if refs, err = c.teacherRefs(); err != nil {
+			return nil, err
+		}
+		embedded = nil
 	}
-	if len(c.Teachers) > MaxTeachers {
-		return nil, fmt.Errorf("checkpoint: %d teachers, at most %d", len(c.Teachers), MaxTeachers)
+	h := ckptHeader{Version: ckptVersion, Space: c.Net.Space, Config: c.Config, State: c.State,
+		Momentum: c.Momentum != nil, Teacher: len(embedded) > 0, TeacherFiles: refs}
+	if len(embedded) > 1 {
+		h.Teachers = len(embedded)
+	}
+	if n := max(len(c.Teachers), len(refs)); n > MaxTeachers {
+		return nil, fmt.Errorf("checkpoint: %d teachers, at most %d", n, MaxTeachers)
 	}
 	for _, p := range c.Net.Params() {
 		h.Params = append(h.Params, len(p.Data))
@@ -129,7 +147,7 @@ func (c *Checkpoint) Encode() ([]byte, error) {
 			writeFloats(&b, m)
 		}
 	}
-	for _, t := range c.Teachers {
+	for _, t := range embedded {
 		writeNet(&b, t)
 	}
 	binary.Write(&b, binary.LittleEndian, crc32.Checksum(b.Bytes(), castagnoli))
@@ -154,16 +172,26 @@ func writeFloats(b *bytes.Buffer, f []float32) {
 	}
 }
 
-// Save writes the checkpoint atomically.
+// Save writes the checkpoint atomically, naming its teacher files relative
+// to the folder of path.
 func (c *Checkpoint) Save(path string) error {
-	b, err := c.Encode()
+	rel := *c
+	if len(c.TeacherFiles) > 0 {
+		var err error
+		if rel.TeacherFiles, err = rebaseTeacherFiles(c.TeacherFiles, filepath.Dir(path), true); err != nil {
+			return err
+		}
+	}
+	b, err := rel.Encode()
 	if err != nil {
 		return err
 	}
 	return atomicfile.Write(path, b)
 }
 
-// LoadCheckpoint reads a checkpoint file; errors start with the path.
+// LoadCheckpoint reads a checkpoint file; errors start with the path. The
+// paths of its teacher files come back usable from the working directory,
+// the files unread (ReadTeachers).
 func LoadCheckpoint(path string) (*Checkpoint, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -173,10 +201,14 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if c.TeacherFiles, err = rebaseTeacherFiles(c.TeacherFiles, filepath.Dir(path), false); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return c, nil
 }
 
-// DecodeCheckpoint parses and checks a checkpoint's bytes.
+// DecodeCheckpoint parses and checks a checkpoint's bytes; the paths of its
+// teacher files stay as written, relative to the file's folder.
 func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
 	if len(b) < len(ckptMagic)+12 || string(b[:len(ckptMagic)]) != ckptMagic {
 		return nil, errors.New("not an ofac checkpoint (it does not start with " + ckptMagic + ")")
@@ -228,6 +260,15 @@ func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
 	if teachers < 0 || teachers > MaxTeachers || teachers > 0 && !h.Teacher {
 		return nil, fmt.Errorf("checkpoint header is invalid: %d teachers (teacher %v), want 0-%d", h.Teachers, h.Teacher, MaxTeachers)
 	}
+	if len(h.TeacherFiles) > 0 && (h.Teacher || len(h.TeacherFiles) > MaxTeachers) {
+		return nil, fmt.Errorf("checkpoint header is invalid: %d teacher files (teacher %v), want 0-%d and no teacher held", len(h.TeacherFiles), h.Teacher, MaxTeachers)
+	}
+	for _, f := range h.TeacherFiles {
+		if err := f.valid(); err != nil {
+			return nil, fmt.Errorf("checkpoint header is invalid: %w", err)
+		}
+	}
+	c.TeacherFiles = h.TeacherFiles
 	for range teachers {
 		t := ofa.New(h.Space, 0)
 		if err := r.net(t, h); err != nil {
@@ -332,6 +373,7 @@ func (c *Checkpoint) StripTimings() {
 func (c *Checkpoint) Release() {
 	c.Momentum = nil
 	c.Teachers = nil
+	c.TeacherFiles = nil
 }
 
 // Remaining estimates how long the run still needs: each epoch left at the
@@ -420,7 +462,7 @@ func (c *Checkpoint) imageWork(ph Phase) float64 {
 			if c.Config.TeacherFlip {
 				views = 2
 			}
-			work += float64(c.Net.MACs(teacher)) * float64(max(1, len(c.Teachers))*views)
+			work += float64(c.Net.MACs(teacher)) * float64(max(1, len(c.Teachers), len(c.TeacherFiles))*views)
 		}
 	}
 	return work / draws

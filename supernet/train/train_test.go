@@ -271,6 +271,12 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(two)
+	ck.TeacherFiles = []TeacherFile{{Path: "../a.ckpt"}, {Path: "b.ckpt"}}
+	named, err := ck.Encode()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(named)
 	f.Add([]byte("OFACCKPT\x01\x00\x00\x00\x02\x00\x00\x00{}\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if c, err := DecodeCheckpoint(b); err == nil {
@@ -483,5 +489,100 @@ func TestOutsideTeacher(t *testing.T) {
 		if err := cfg.Validate(ofa.Tiny); err == nil {
 			t.Errorf("teacher resolution %d was accepted in a space of resolutions 8 and 12", r)
 		}
+	}
+}
+
+// TestTeacherFiles checks that teachers given from outside are saved by
+// name, relative to the checkpoint's folder, read back only when asked,
+// and refused once their file holds another network.
+func TestTeacherFiles(t *testing.T) {
+	dir := t.TempDir()
+	teacherPath := filepath.Join(dir, "teachers", "a.ckpt")
+	if err := os.Mkdir(filepath.Dir(teacherPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	teacher := &Checkpoint{Config: DefaultConfig(ofa.Tiny), Net: ofa.New(ofa.Tiny, 7)}
+	if err := teacher.Save(teacherPath); err != nil {
+		t.Fatal(err)
+	}
+	ck := &Checkpoint{Config: DefaultConfig(ofa.Tiny), Net: ofa.New(ofa.Tiny, 1),
+		Teachers: []*ofa.Net{teacher.Net.Clone()}, TeacherFiles: []TeacherFile{{Path: teacherPath}}}
+	runPath := filepath.Join(dir, "run", "s.ckpt")
+	if err := os.Mkdir(filepath.Dir(runPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := ck.Save(runPath); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(runPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := &Checkpoint{Config: ck.Config, Net: ck.Net, Teachers: ck.Teachers}
+	hb, err := held.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"path":"../teachers/a.ckpt","sha256":"` + NetDigest(teacher.Net) + `"`; !bytes.Contains(b, []byte(want)) {
+		t.Fatalf("header does not name the teacher as %s", want)
+	}
+	var weights bytes.Buffer
+	writeNet(&weights, teacher.Net)
+	if saved := len(hb) - len(b); saved < weights.Len()-256 {
+		t.Fatalf("%d bytes naming the teacher, %d holding it: %d saved of the teacher's %d", len(b), len(hb), saved, weights.Len())
+	}
+	// A header naming a teacher by anything but a SHA-256 is refused.
+	bad := bytes.Replace(b, []byte(NetDigest(teacher.Net)), bytes.Repeat([]byte("z"), 64), 1)
+	binary.LittleEndian.PutUint32(bad[len(bad)-4:], crc32.Checksum(bad[:len(bad)-4], castagnoli))
+	if _, err := DecodeCheckpoint(bad); err == nil || !strings.Contains(err.Error(), "SHA-256") {
+		t.Fatalf("teacher file without a digest: err %v, want a refusal", err)
+	}
+	back, err := LoadCheckpoint(runPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Teachers != nil || len(back.TeacherFiles) != 1 || filepath.Clean(back.TeacherFiles[0].Path) != teacherPath {
+		t.Fatalf("loaded: %d teachers, files %+v; want none read and %s", len(back.Teachers), back.TeacherFiles, teacherPath)
+	}
+	splits := &data.Splits{}
+	if err := Run(back, splits, runPath, nil); err == nil || !strings.Contains(err.Error(), "not read") {
+		t.Fatalf("training with the teachers unread: err %v", err)
+	}
+	if err := back.ReadTeachers(); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Teachers) != 1 || NetDigest(back.Teachers[0]) != NetDigest(teacher.Net) {
+		t.Fatal("the teacher read back is not the one saved")
+	}
+	// Saved again elsewhere, the path is relative to the new folder.
+	again := filepath.Join(dir, "t.ckpt")
+	if err := back.Save(again); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(again); !bytes.Contains(b, []byte(`"path":"teachers/a.ckpt"`)) {
+		t.Fatal("saved in another folder, the teacher's path is not relative to it")
+	}
+	// The teacher's file trained on: the run refuses it.
+	teacher.Net = ofa.New(ofa.Tiny, 8)
+	if err := teacher.Save(teacherPath); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := LoadCheckpoint(runPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := changed.ReadTeachers(); err == nil || !strings.Contains(err.Error(), "has changed") {
+		t.Fatalf("teacher file holding another network: err %v", err)
+	}
+	if err := os.Remove(teacherPath); err != nil {
+		t.Fatal(err)
+	}
+	if err := changed.ReadTeachers(); err == nil || !strings.Contains(err.Error(), teacherPath) {
+		t.Fatalf("teacher file gone: err %v, want one naming it", err)
+	}
+	// Release drops the names with the teachers.
+	changed.Release()
+	if rb, _ := changed.Encode(); bytes.Contains(rb, []byte("teacher_files")) {
+		t.Fatal("a released checkpoint still names teacher files")
 	}
 }

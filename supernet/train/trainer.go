@@ -31,6 +31,9 @@ func Run(ck *Checkpoint, splits *data.Splits, path string, prog Progress) error 
 	if err := ck.Config.Validate(ck.Net.Space); err != nil {
 		return err
 	}
+	if len(ck.Teachers) != len(ck.TeacherFiles) && len(ck.TeacherFiles) > 0 {
+		return fmt.Errorf("the run's %d teachers are named by file and not read (Checkpoint.ReadTeachers)", len(ck.TeacherFiles))
+	}
 	// The caller holds out the run's validation images (data.Splits.HoldOut),
 	// since it may also cut the training set down (ofac train --subset);
 	// training on the wrong split must not go unnoticed.
