@@ -193,7 +193,7 @@ func (c *trainCmd) fresh(warn io.Writer) (*train.Checkpoint, error) {
 			fmt.Fprintf(warn, "warning: --teacher %s has not trained at %d pixels, where it teaches\n", path, cfg.TeacherRes)
 		}
 		teachers = append(teachers, teacher)
-		teacherFiles = append(teacherFiles, train.TeacherFile{Path: path})
+		teacherFiles = append(teacherFiles, train.NewTeacherFile(path, teacher))
 	}
 	net := ofa.New(space, c.Seed)
 	if c.Init != "" {

@@ -107,20 +107,23 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Encode serialises a checkpoint.
 func (c *Checkpoint) Encode() ([]byte, error) {
 	embedded := c.Teachers
-	var refs []TeacherFile
 	if len(c.TeacherFiles) > 0 {
-		var err error
-		if refs, err = c.teacherRefs(); err != nil {
-			return nil, err
+		if len(c.Teachers) > 0 && len(c.Teachers) != len(c.TeacherFiles) {
+			return nil, fmt.Errorf("checkpoint: %d teachers, %d teacher files", len(c.Teachers), len(c.TeacherFiles))
+		}
+		for _, f := range c.TeacherFiles {
+			if err := f.valid(); err != nil {
+				return nil, fmt.Errorf("checkpoint: %w", err)
+			}
 		}
 		embedded = nil
 	}
 	h := ckptHeader{Version: ckptVersion, Space: c.Net.Space, Config: c.Config, State: c.State,
-		Momentum: c.Momentum != nil, Teacher: len(embedded) > 0, TeacherFiles: refs}
+		Momentum: c.Momentum != nil, Teacher: len(embedded) > 0, TeacherFiles: c.TeacherFiles}
 	if len(embedded) > 1 {
 		h.Teachers = len(embedded)
 	}
-	if n := max(len(c.Teachers), len(refs)); n > MaxTeachers {
+	if n := max(len(c.Teachers), len(c.TeacherFiles)); n > MaxTeachers {
 		return nil, fmt.Errorf("checkpoint: %d teachers, at most %d", n, MaxTeachers)
 	}
 	for _, p := range c.Net.Params() {
@@ -178,7 +181,7 @@ func (c *Checkpoint) Save(path string) error {
 	rel := *c
 	if len(c.TeacherFiles) > 0 {
 		var err error
-		if rel.TeacherFiles, err = rebaseTeacherFiles(c.TeacherFiles, filepath.Dir(path), true); err != nil {
+		if rel.TeacherFiles, err = teacherFilesRelativeTo(c.TeacherFiles, filepath.Dir(path)); err != nil {
 			return err
 		}
 	}
@@ -201,9 +204,7 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if c.TeacherFiles, err = rebaseTeacherFiles(c.TeacherFiles, filepath.Dir(path), false); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
+	c.TeacherFiles = teacherFilesIn(c.TeacherFiles, filepath.Dir(path))
 	return c, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/ofac-dev/ofac/supernet/ofa"
@@ -37,23 +38,10 @@ func NetDigest(n *ofa.Net) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// teacherRefs returns the references Encode writes: the digests of the
-// teachers in memory when they have been read, else those recorded.
-func (c *Checkpoint) teacherRefs() ([]TeacherFile, error) {
-	if len(c.Teachers) > 0 && len(c.Teachers) != len(c.TeacherFiles) {
-		return nil, fmt.Errorf("checkpoint: %d teachers, %d teacher files", len(c.Teachers), len(c.TeacherFiles))
-	}
-	refs := make([]TeacherFile, len(c.TeacherFiles))
-	for i, f := range c.TeacherFiles {
-		refs[i] = TeacherFile{Path: filepath.ToSlash(f.Path), SHA256: f.SHA256}
-		if len(c.Teachers) > 0 {
-			refs[i].SHA256 = NetDigest(c.Teachers[i])
-		}
-		if err := refs[i].valid(); err != nil {
-			return nil, fmt.Errorf("checkpoint: %w", err)
-		}
-	}
-	return refs, nil
+// NewTeacherFile names the file the teacher n was read from, with n's
+// digest, for a checkpoint that refers to it.
+func NewTeacherFile(path string, n *ofa.Net) TeacherFile {
+	return TeacherFile{Path: path, SHA256: NetDigest(n)}
 }
 
 func (f TeacherFile) valid() error {
@@ -66,36 +54,39 @@ func (f TeacherFile) valid() error {
 	return nil
 }
 
-// rebaseTeacherFiles returns the teacher files with paths turned from usable
-// in the working directory (from) into relative to the folder dir (to), or
-// the other way round when toDir is false.
-func rebaseTeacherFiles(files []TeacherFile, dir string, toDir bool) ([]TeacherFile, error) {
+// teacherFilesIn turns paths written relative to the folder dir into paths
+// usable from the working directory.
+func teacherFilesIn(files []TeacherFile, dir string) []TeacherFile {
 	if len(files) == 0 {
-		return nil, nil
+		return nil
 	}
-	out := make([]TeacherFile, len(files))
-	for i, f := range files {
-		out[i] = f
-		p := filepath.FromSlash(f.Path)
-		switch {
-		case !toDir:
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(dir, p)
-			}
-		default:
-			absDir, err := filepath.Abs(dir)
-			if err != nil {
-				return nil, err
-			}
-			abs, err := filepath.Abs(p)
-			if err != nil {
-				return nil, err
-			}
-			if p, err = filepath.Rel(absDir, abs); err != nil {
-				return nil, fmt.Errorf("teacher %s: %w", f.Path, err)
-			}
+	out := slices.Clone(files)
+	for i := range out {
+		if p := filepath.FromSlash(out[i].Path); !filepath.IsAbs(p) {
+			out[i].Path = filepath.Join(dir, p)
 		}
-		out[i].Path = p
+	}
+	return out
+}
+
+// teacherFilesRelativeTo turns paths usable from the working directory
+// into paths relative to the folder dir, as a file in dir writes them.
+func teacherFilesRelativeTo(files []TeacherFile, dir string) ([]TeacherFile, error) {
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(files)
+	for i := range out {
+		abs, err := filepath.Abs(out[i].Path)
+		if err != nil {
+			return nil, err
+		}
+		rel, err := filepath.Rel(absDir, abs)
+		if err != nil {
+			return nil, fmt.Errorf("teacher %s: %w", out[i].Path, err)
+		}
+		out[i].Path = filepath.ToSlash(rel)
 	}
 	return out, nil
 }

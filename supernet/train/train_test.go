@@ -271,7 +271,7 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(two)
-	ck.TeacherFiles = []TeacherFile{{Path: "../a.ckpt"}, {Path: "b.ckpt"}}
+	ck.TeacherFiles = []TeacherFile{NewTeacherFile("../a.ckpt", ck.Teachers[0]), NewTeacherFile("b.ckpt", ck.Teachers[1])}
 	named, err := ck.Encode()
 	if err != nil {
 		f.Fatal(err)
@@ -506,7 +506,7 @@ func TestTeacherFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	ck := &Checkpoint{Config: DefaultConfig(ofa.Tiny), Net: ofa.New(ofa.Tiny, 1),
-		Teachers: []*ofa.Net{teacher.Net.Clone()}, TeacherFiles: []TeacherFile{{Path: teacherPath}}}
+		Teachers: []*ofa.Net{teacher.Net.Clone()}, TeacherFiles: []TeacherFile{NewTeacherFile(teacherPath, teacher.Net)}}
 	runPath := filepath.Join(dir, "run", "s.ckpt")
 	if err := os.Mkdir(filepath.Dir(runPath), 0o755); err != nil {
 		t.Fatal(err)

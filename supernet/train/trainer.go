@@ -31,7 +31,7 @@ func Run(ck *Checkpoint, splits *data.Splits, path string, prog Progress) error 
 	if err := ck.Config.Validate(ck.Net.Space); err != nil {
 		return err
 	}
-	if len(ck.Teachers) != len(ck.TeacherFiles) && len(ck.TeacherFiles) > 0 {
+	if len(ck.TeacherFiles) > 0 && len(ck.Teachers) == 0 {
 		return fmt.Errorf("the run's %d teachers are named by file and not read (Checkpoint.ReadTeachers)", len(ck.TeacherFiles))
 	}
 	// The caller holds out the run's validation images (data.Splits.HoldOut),
