@@ -10,7 +10,7 @@ import (
 // passFlags are shared by every command that compiles a graph.
 type passFlags struct {
 	DumpAfter string   `placeholder:"PASS" help:"Print the IR after this pass (passes: ${passes})."`
-	Disable   []string `placeholder:"PASS,..." help:"Skip these passes."`
+	Disable   []string `placeholder:"PASS" help:"Skip these passes."`
 }
 
 // run applies the pass pipeline to g, dumping to dump when asked.

@@ -32,11 +32,12 @@ type trainCmd struct {
 	Space  string `default:"default" enum:"${spaces}" help:"Search space: default, the reference's shape; tiny for smoke tests; fine, default with less downsampling (the shipped supernet's); wide, fine at 1.5 times the width; near, fine at resolutions 24-30 (MODELS.md) (${enum})."`
 	Init   string `placeholder:"CKPT" help:"Start from the weights (and, if it has one, the distillation teacher) of this checkpoint (same space): the largest network trained with --arch largest as the full phase, or a supernet to continue with later phases only."`
 
-	Teacher     []string `placeholder:"CKPT,..." help:"Distil every phase, the full one included, from the largest network of this checkpoint (same space), shown every batch at that subnet's resolution (28 pixels), instead of from the network this run's full phase trains: for example one trained with --arch largest (MODELS.md). Several, comma-separated, teach together: the mean of their softmax outputs (measure first that they beat their best member: go run ./bench/ensemble). The run's checkpoint names these files, relative to its folder, instead of holding copies: keep them until the run ends, since --resume reads them again and refuses one that has changed."`
+	Teacher     []string `placeholder:"CKPT" help:"Distil every phase, the full one included, from the largest network of this checkpoint (same space), shown every batch at that subnet's resolution (28 pixels), instead of from the network this run's full phase trains: for example one trained with --arch largest (MODELS.md). Several, comma-separated, teach together: the mean of their softmax outputs (measure first that they beat their best member: go run ./bench/ensemble). The run's checkpoint names these files, relative to its folder, instead of holding copies: keep them until the run ends, since --resume reads them again and refuses one that has changed."`
 	TeacherFlip bool     `help:"Show every teacher each batch's mirror image too, and teach the mean of its outputs over both views: a second opinion of one network for a second forward pass (MODELS.md: a network that reads 93.81% on the test set alone reads 94.14% with its mirror; measure with go run ./bench/ensemble -flip)."`
 
 	PhaseEpochs map[string]int     `placeholder:"PHASE=N;..." help:"Epochs per progressive-shrinking phase, e.g. full=12;kernel=3 (phases: full, kernel, depth1, depth2, expand1, expand2; 0 skips one)."`
 	PhaseLR     map[string]float64 `name:"phase-lr" placeholder:"PHASE=LR;..." help:"Peak learning rate per phase."`
+	Resolutions []int              `placeholder:"R" help:"Input resolutions every phase samples from, one per batch, each entry equally likely (default: all of the space's, once each). Name one twice to sample it twice as often, e.g. 20,24,28,28,32 for the resolution of --arch largest in two batches of five (MODELS.md)."`
 	BatchSize   int                `default:"128" help:"Images per step."`
 	Seed        uint64             `default:"1" help:"Seed of weights, data order, augmentation and subnet sampling."`
 	KDRatio     float64            `name:"kd-ratio" default:"1" help:"Weight of the distillation loss against the full network."`
@@ -144,6 +145,19 @@ func (c *trainCmd) fresh(warn io.Writer) (*train.Checkpoint, error) {
 			return nil, usageError{err}
 		}
 		cfg.Phases = []train.Phase{train.FixedPhase(a, c.Epochs, c.LR)}
+	}
+	if len(c.Resolutions) > 0 {
+		if c.Arch != "" {
+			return nil, usageError{errors.New("--resolutions: --arch trains at its architecture's own resolution (\"r\" in the JSON)")}
+		}
+		for _, r := range c.Resolutions {
+			if !slices.Contains(space.Resolutions, r) {
+				return nil, usageError{fmt.Errorf("--resolutions: %d is not a resolution of the %s space (%s)", r, c.Space, joinInts(space.Resolutions))}
+			}
+		}
+		for i := range cfg.Phases {
+			cfg.Phases[i].Resolutions = slices.Clone(c.Resolutions)
+		}
 	}
 	for name, n := range c.PhaseEpochs {
 		p := findPhase(cfg.Phases, name)

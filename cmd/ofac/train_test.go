@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -380,5 +381,41 @@ func TestTrainValImages(t *testing.T) {
 	}
 	if code, _, errOut := ofac(t, append(base, "--val-images", "300", "-o", filepath.Join(dir, "all.ckpt"))...); code != 2 || !strings.Contains(errOut, "--val-images") {
 		t.Fatalf("--val-images 300 of 300: exit %d, %q; want exit 2 naming --val-images", code, errOut)
+	}
+}
+
+// TestTrainResolutions weights the resolutions a supernet samples by
+// naming one twice, and refuses one the space lacks.
+func TestTrainResolutions(t *testing.T) {
+	dir := t.TempDir()
+	if err := datatest.Write(dir, 200, 20, 2); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"train", "--space", "tiny", "--data", dir, "--batch-size", "32", "-q",
+		"--phase-epochs", "full=1;kernel=0;depth1=0;depth2=0;expand1=0;expand2=0"}
+	out := filepath.Join(dir, "run.ckpt")
+	if code, _, errOut := ofac(t, append(base, "--resolutions", "8,12,12", "-o", out)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	ck, err := train.LoadCheckpoint(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ck.Config.Phases {
+		if !slices.Equal(p.Resolutions, []int{8, 12, 12}) {
+			t.Errorf("phase %s samples %v, want [8 12 12]", p.Name, p.Resolutions)
+		}
+	}
+	if got := ck.TrainedResolutions(); !slices.Equal(got, []int{8, 12}) {
+		t.Errorf("trained resolutions %v, want [8 12]", got)
+	}
+	for _, tc := range []struct{ args, want string }{
+		{"--resolutions 8,16", "16 is not a resolution of the tiny space (8 and 12)"},
+		{"--resolutions 12 --arch largest", "--arch trains at its architecture's own resolution"},
+	} {
+		args := append(slices.Clone(base), append(strings.Fields(tc.args), "-o", filepath.Join(dir, "refused.ckpt"))...)
+		if code, _, errOut := ofac(t, args...); code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%s: exit %d, %q; want exit 2 and %q", tc.args, code, errOut, tc.want)
+		}
 	}
 }
